@@ -1,0 +1,45 @@
+# Two commands do everything: `make lab` (set up, then open the course) and `make test` (set up, then test it all).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WORKERS ?= 2
+# Quick mode, the bundled digits and one BLAS thread per worker: what CI runs, on 2 cores, offline.
+TEST_ENV := COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE=$(CURDIR)/build/test-cache \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+
+.PHONY: help setup lab test unit strip clean
+
+help:
+	@echo "make lab    - set up .venv if needed and open the course in JupyterLab"
+	@echo "make test   - set up .venv if needed and run every test (unit tests, notebooks, hygiene)"
+	@echo "make unit   - only the unit tests for course_utils (fast)"
+	@echo "make strip  - remove outputs from the notebooks before committing"
+	@echo "make clean  - delete build outputs and caches (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "This course needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+		  echo "Run again with PYTHON=/path/to/python3.11 make ..."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env -p no:cacheprovider
+
+unit: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest tests -p no:cacheprovider
+
+strip: $(STAMP)
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +

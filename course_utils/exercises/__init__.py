@@ -1,0 +1,142 @@
+"""Exercises with automatic, friendly feedback.
+
+An :class:`Exercise` holds a reference solution and a few test cases. ``exercise.check(student_function)`` runs
+both on every case and prints one of:
+
+* ``✓ <name>: correct on all N cases`` — well done;
+* ``… <name>: not attempted yet`` — the stub still returns ``None`` or raises ``NotImplementedError``;
+* ``✗ <name>: case k ...`` — which case failed, the expected and the actual result, and a specific hint.
+
+A check never raises, so an unfinished exercise never stops a notebook (or the test suite that runs it).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The outcome of checking one student function: a status and the message shown to the student."""
+
+    status: str
+    message: str
+    failed_case: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
+class Exercise:
+    """A reference solution plus the cases on which a student's function must agree with it.
+
+    ``cases`` is a list of argument tuples. ``diagnose(args, expected, got)`` may return a hint for a specific,
+    common mistake (or ``None``); ``hint`` is the general nudge shown with any wrong answer.
+    """
+
+    name: str
+    reference: Callable
+    cases: Sequence[tuple]
+    hint: str = ""
+    diagnose: Callable | None = None
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+    def evaluate(self, student: Callable) -> Feedback:
+        """Run ``student`` on every case and return the :class:`Feedback` without printing it."""
+        if not callable(student):
+            return Feedback(ERROR, f"✗ {self.name}: pass the function itself (no parentheses), got {type(student).__name__}")
+        for number, args in enumerate(self.cases, start=1):
+            expected = self.reference(*copy.deepcopy(args))
+            try:
+                got = student(*copy.deepcopy(args))
+            except NotImplementedError:
+                return Feedback(NOT_ATTEMPTED, f"… {self.name}: not attempted yet — replace the `raise NotImplementedError` with your code.")
+            except Exception as error:  # a student's bug must become feedback, not a stack trace
+                return Feedback(ERROR, f"✗ {self.name}: case {number} with {_describe_args(args)} raised "
+                                       f"{type(error).__name__}: {error}", failed_case=number)
+            if got is None and expected is not None:
+                if number == 1:
+                    return Feedback(NOT_ATTEMPTED, f"… {self.name}: not attempted yet — your function returns None; "
+                                                   "fill in the body and `return` the result.")
+                return Feedback(WRONG, f"✗ {self.name}: case {number} with {_describe_args(args)} returned None. "
+                                       "Does every path through your function end in a `return`?", failed_case=number)
+            problem = compare(expected, got, rtol=self.rtol, atol=self.atol)
+            if problem:
+                lines = [f"✗ {self.name}: case {number} with {_describe_args(args)}: {problem}"]
+                specific = self.diagnose(args, expected, got) if self.diagnose else None
+                if specific:
+                    lines.append(f"  Hint: {specific}")
+                elif self.hint:
+                    lines.append(f"  Hint: {self.hint}")
+                return Feedback(WRONG, "\n".join(lines), failed_case=number)
+        return Feedback(PASSED, f"✓ {self.name}: correct on all {len(self.cases)} cases. Well done!")
+
+    def check(self, student: Callable) -> None:
+        """Print the feedback for ``student``; never raises."""
+        print(self.evaluate(student).message)
+
+
+def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | None:
+    """Describe how ``got`` differs from ``expected`` (type, shape or values), or return ``None`` if they agree."""
+    if isinstance(expected, (torch.Tensor, np.ndarray)):
+        if not isinstance(got, (torch.Tensor, np.ndarray)):
+            return f"expected a {type(expected).__name__} but got a {type(got).__name__} ({_short(got)})"
+        want = torch.as_tensor(np.asarray(expected) if isinstance(expected, np.ndarray) else expected).detach().cpu()
+        have = torch.as_tensor(np.asarray(got) if isinstance(got, np.ndarray) else got).detach().cpu()
+        if tuple(want.shape) != tuple(have.shape):
+            return f"expected shape {tuple(want.shape)} but got shape {tuple(have.shape)}"
+        if want.is_floating_point() or have.is_floating_point():
+            want, have = want.double(), have.double()
+            if torch.allclose(have, want, rtol=rtol, atol=atol, equal_nan=True):
+                return None
+            worst = (have - want).abs().nan_to_num(nan=math.inf).argmax()
+            return (f"expected {_short(want)} but got {_short(have)} "
+                    f"(largest difference at flat index {int(worst)}: expected {want.flatten()[worst].item():.4g}, "
+                    f"got {have.flatten()[worst].item():.4g})")
+        return None if torch.equal(want, have) else f"expected {_short(want)} but got {_short(have)}"
+    if isinstance(expected, (bool, str)) or expected is None:
+        return None if got == expected else f"expected {expected!r} but got {_short(got)}"
+    if isinstance(expected, (int, float)):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        elif isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
+        if not isinstance(got, (int, float, np.number)) or isinstance(got, bool):
+            return f"expected a number but got a {type(got).__name__} ({_short(got)})"
+        return None if math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol) else f"expected {expected:.6g} but got {float(got):.6g}"
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"expected a {type(expected).__name__} of {len(expected)} items but got {_short(got)}"
+        for index, (want, have) in enumerate(zip(expected, got)):
+            problem = compare(want, have, rtol=rtol, atol=atol)
+            if problem:
+                return f"item {index}: {problem}"
+        return None
+    return None if got == expected else f"expected {_short(expected)} but got {_short(got)}"
+
+
+def _describe_args(args: tuple) -> str:
+    return "(" + ", ".join(_short(arg) for arg in args) + ")"
+
+
+def _short(value, limit: int = 70) -> str:
+    if isinstance(value, torch.Tensor) and value.numel() > 6:
+        return f"tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray) and value.size > 6:
+        return f"array of shape {value.shape}"
+    if isinstance(value, torch.Tensor):
+        text = "tensor(" + np.array2string(value.detach().cpu().numpy(), precision=4, separator=", ") + ")"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
