@@ -26,6 +26,11 @@ STYLE = {
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
+def use_course_style() -> None:
+    """Apply the course's figure style to every later matplotlib figure in this session (notebooks call it once)."""
+    plt.rcParams.update(STYLE)
+
+
 def as_image_batch(images) -> np.ndarray:
     """Turn images into an N×H×W (grey) or N×H×W×3 (colour) float array in [0, 1] for display.
 
@@ -82,7 +87,8 @@ def show_images(images, labels: Sequence | None = None, *, ncols: int | None = N
                     ax.set_title(labels[index], fontsize=9, pad=2)
         if title:
             fig.suptitle(title)
-        fig.tight_layout(pad=0.3)
+        title_room = 0.35 / fig.get_figheight() if title else 0.0
+        fig.tight_layout(pad=0.3, rect=(0.0, 0.0, 1.0, 1.0 - title_room))
     return fig
 
 

@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.viz import as_image_batch, moving_average, plot_history, show_images  # noqa: E402
+from course_utils.viz import STYLE, as_image_batch, moving_average, plot_history, show_images, use_course_style  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +89,19 @@ def test_moving_average():
     np.testing.assert_allclose(moving_average([1, 2, 3, 4], 2), [1.5, 2.5, 3.5])
     with pytest.raises(ValueError):
         moving_average([1, 2], 3)
+
+
+def test_use_course_style_sets_the_shared_rc_params():
+    with matplotlib.rc_context():
+        matplotlib.rcParams["axes.spines.top"] = True
+        use_course_style()
+        assert all(matplotlib.rcParams[key] == value for key, value in STYLE.items())
+
+
+def test_title_does_not_overlap_the_first_row():
+    fig = show_images(torch.rand(10, 1, 28, 28), labels=list(range(10)), title="a title")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(renderer).y0
+    label_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.images)
+    assert title_bottom >= label_top

@@ -1,0 +1,62 @@
+"""Repository hygiene: notebooks are committed clean, present as slides, and are all listed in the README."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb files"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_valid_and_stripped(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    dirty = [i for i, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; run `make strip` before committing"
+    assert notebook.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_slide_metadata(path):
+    notebook = nbformat.read(path, as_version=4)
+    missing = [i for i, cell in enumerate(notebook.cells)
+               if cell.metadata.get("slideshow", {}).get("slide_type") not in SLIDE_TYPES]
+    assert not missing, f"{path.name}: cells {missing} lack slideshow metadata (slide_type one of {sorted(SLIDE_TYPES)})"
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ") and first.metadata.slideshow.slide_type == "slide", \
+        "the first cell must be the title slide: a markdown cell starting with '# '"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_name_is_numbered(path):
+    assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), f"{path.name}: name notebooks like 03_vae_elbo.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_hard_coded_device(path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert not re.search(r"""["']cuda(:\d+)?["']|\.cuda\(\)""", cell.source), \
+                f"{path.name} cell {index} hard-codes CUDA; use course_utils.device.get_device()"
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in NOTEBOOKS if f"(notebooks/{p.name})" not in readme]
+    assert not missing, f"README.md's table of contents does not link {missing}"
+
+
+def test_readme_links_only_existing_notebooks():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\(notebooks/([^)]+\.ipynb)\)", readme))
+    assert linked <= {p.name for p in NOTEBOOKS}, f"README links notebooks that do not exist: {linked - {p.name for p in NOTEBOOKS}}"
