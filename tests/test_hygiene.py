@@ -60,3 +60,10 @@ def test_readme_links_only_existing_notebooks():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     linked = set(re.findall(r"\(notebooks/([^)]+\.ipynb)\)", readme))
     assert linked <= {p.name for p in NOTEBOOKS}, f"README links notebooks that do not exist: {linked - {p.name for p in NOTEBOOKS}}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "img").glob("*.svg")), ids=lambda p: p.name)
+def test_svg_diagrams_are_well_formed(path):
+    import xml.dom.minidom
+
+    xml.dom.minidom.parse(str(path))
