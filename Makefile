@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 # Quick mode, the bundled digits and one BLAS thread per worker: what CI runs, on 2 cores, offline.
-TEST_ENV := COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE=$(CURDIR)/build/test-cache \
+TEST_ENV := PYTHONPATH=$(CURDIR) COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE=$(CURDIR)/build/test-cache \
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
 .PHONY: help setup lab test unit strip clean

@@ -1,0 +1,99 @@
+"""Saving and loading models safely, and a train-once-then-cache ``pretrained`` for demos.
+
+Checkpoints are written atomically (a crash mid-write never leaves half a file) and read with
+``torch.load(weights_only=True)``, which refuses to run code hidden in a file. A damaged cache file is reported
+and, in ``pretrained``, simply retrained.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import cache_dir, quick_mode
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, damaged, or does not fit the model; the message says which and what to do."""
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` (tensors, numbers, strings, lists and dicts of them) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` for a missing or damaged file instead of an unpickling stack trace.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError) as error:
+        raise CheckpointError(
+            f"the checkpoint {path} is damaged or not a PyTorch checkpoint ({type(error).__name__}: {error}). "
+            "Delete it and train again (pretrained() does this by itself)."
+        ) from error
+    except Exception as error:  # weights_only's UnpicklingError and friends: the file holds more than weights
+        raise CheckpointError(
+            f"the checkpoint {path} cannot be loaded safely with weights_only=True ({type(error).__name__}: {error}). "
+            "Only load checkpoints you created; delete this one and train again."
+        ) from error
+    if not isinstance(state, dict):
+        raise CheckpointError(f"the checkpoint {path} holds a {type(state).__name__}, not a dict of saved state")
+    return state
+
+
+def pretrained(name: str, build: Callable[[], nn.Module], fit: Callable[[nn.Module], dict | None],
+               device: torch.device | str | None = None, version: int = 1, verbose: bool = True) -> tuple[nn.Module, dict]:
+    """Return ``(model, info)``: loaded from the cache if a good copy exists, otherwise trained once and cached.
+
+    ``build()`` makes the untrained model; ``fit(model)`` trains it in place and may return a dict of numbers worth
+    remembering (test accuracy, …), handed back as ``info``. Quick-mode and full-mode models are cached separately,
+    and ``version`` lets a notebook invalidate old caches when the recipe changes. A damaged file or one that no
+    longer fits the architecture is retrained, with a message.
+    """
+    mode = "quick" if quick_mode() else "full"
+    path = cache_dir() / "models" / f"{name}-v{version}-{mode}.pt"
+    model = build()
+    if path.exists():
+        try:
+            state = load_checkpoint(path)
+            model.load_state_dict(state["model"])
+            if verbose:
+                print(f"Loaded the trained {name} from the cache ({path}).")
+            return _ready(model, device), dict(state.get("info", {}))
+        except (CheckpointError, KeyError, RuntimeError) as error:
+            print(f"The cached {name} could not be used ({str(error).splitlines()[0]}); training it again.")
+            model = build()
+    model = model.to(device) if device is not None else model
+    info = fit(model) or {}
+    save_checkpoint(path, {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "info": dict(info)})
+    if verbose:
+        print(f"Trained {name} and cached it in {path}: later runs load it in seconds.")
+    return _ready(model, device), dict(info)
+
+
+def _ready(model: nn.Module, device) -> nn.Module:
+    if device is not None:
+        model = model.to(device)
+    return model.eval()

@@ -1,0 +1,86 @@
+import math
+
+import pytest
+import torch
+
+from course_utils.data import Minibatches
+from course_utils.train import History, TrainingDiverged, check_finite, train
+
+
+def linear_problem(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 3, generator=generator)
+    y = x @ torch.tensor([2.0, -1.0, 0.5]) + 0.3
+    return x, y
+
+
+def test_training_lowers_the_loss_and_logs_every_n_steps():
+    torch.manual_seed(0)
+    x, y = linear_problem()
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(xb, yb):
+        loss = ((model(xb).squeeze(1) - yb) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    history = train(step, Minibatches(x, y, batch_size=32), epochs=5, log_every=4, progress=False)
+    assert history.steps == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    assert len(history["loss"]) == 10
+    assert history["loss"][-1] < 0.01 * history["loss"][0]
+    assert history.last("loss") == history["loss"][-1]
+
+
+def test_partial_logging_window_is_flushed_at_epoch_end_and_epoch_callback_runs():
+    seen = []
+    history = train(lambda b: {"value": float(b.sum())}, Minibatches(torch.ones(10), batch_size=4, shuffle=False),
+                    epochs=2, log_every=100, progress=False, on_epoch_end=lambda epoch, h: seen.append((epoch, len(h.steps))))
+    assert history.steps == [3, 6]
+    assert history["value"] == pytest.approx([10 / 3, 10 / 3])
+    assert seen == [(0, 1), (1, 2)]
+
+
+def test_nan_loss_raises_with_advice():
+    calls = {"n": 0}
+
+    def step(batch):
+        calls["n"] += 1
+        return {"loss": torch.tensor(float("nan") if calls["n"] == 7 else 1.0)}
+
+    with pytest.raises(TrainingDiverged, match=r"step 10: loss = nan.*smaller learning rate"):
+        train(step, Minibatches(torch.zeros(20), batch_size=1), epochs=1, log_every=5, progress=False)
+
+
+def test_interrupt_keeps_what_was_learned(capsys):
+    calls = {"n": 0}
+
+    def step(batch):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return {"loss": torch.tensor(float(calls["n"]))}
+
+    history = train(step, Minibatches(torch.zeros(100), batch_size=1), epochs=1, log_every=5, progress=False)
+    assert history.interrupted
+    assert history.steps == [5, 7] and history["loss"] == pytest.approx([3.0, 6.5])
+    assert "Interrupted after 7 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kwargs, message", [({"epochs": -1}, "epochs"), ({"epochs": 1, "log_every": 0}, "log_every")])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train(lambda b: {}, [1], **kwargs)
+
+
+def test_check_finite():
+    check_finite({"a": 1.0, "b": -2.0}, step=3)
+    with pytest.raises(TrainingDiverged, match="b = inf"):
+        check_finite({"a": 1.0, "b": math.inf}, step=3)
+
+
+def test_history_last_of_missing_key():
+    with pytest.raises(KeyError, match="nothing logged"):
+        History().last("loss")
