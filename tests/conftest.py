@@ -13,3 +13,23 @@ def isolated_course_env(monkeypatch, tmp_path):
     data._announced.clear()
     yield
     data._announced.clear()
+
+
+@pytest.fixture(scope="session")
+def bundled_mnist():
+    """The bundled train and test splits, loaded once per test session."""
+    return data.load_mnist("train", source="bundled"), data.load_mnist("test", source="bundled")
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(bundled_mnist):
+    """A digit classifier trained briefly (2 epochs, a few seconds) on the bundled digits; shared by tests."""
+    import torch
+
+    from course_utils.models.classifier import DigitClassifier, fit_classifier
+
+    (images, labels), _ = bundled_mnist
+    torch.manual_seed(0)
+    model = DigitClassifier()
+    fit_classifier(model, images, labels, epochs=2, progress=False)
+    return model

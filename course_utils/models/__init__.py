@@ -1,0 +1,1 @@
+"""The course's networks, each small enough to read in one sitting."""
