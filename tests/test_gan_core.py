@@ -1,0 +1,85 @@
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.data import Minibatches
+from course_utils.gan import discriminator_logits, make_gan_step, sample_latent
+from course_utils.losses import discriminator_loss, generator_loss_non_saturating, generator_loss_saturating
+from course_utils.train import train
+
+
+def test_losses_match_their_formulas():
+    real, fake = torch.tensor([0.3, -1.2]), torch.tensor([2.0, -0.5])
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    expected_d = -torch.log(d_real).mean() - torch.log(1 - d_fake).mean()
+    assert discriminator_loss(real, fake).item() == pytest.approx(expected_d.item(), rel=1e-6)
+    assert generator_loss_saturating(fake).item() == pytest.approx(torch.log(1 - d_fake).mean().item(), rel=1e-6)
+    assert generator_loss_non_saturating(fake).item() == pytest.approx(-torch.log(d_fake).mean().item(), rel=1e-6)
+    # An undecided D (D = 1/2 everywhere) gives V = −log 4, i.e. a discriminator loss of log 4.
+    assert discriminator_loss(torch.zeros(5), torch.zeros(5)).item() == pytest.approx(math.log(4))
+
+
+def test_saturating_gradient_vanishes_where_the_non_saturating_one_does_not():
+    logits = torch.tensor([-8.0], requires_grad=True)  # D(G(z)) ≈ 0.0003: D easily rejects the fake
+    (grad_sat,) = torch.autograd.grad(generator_loss_saturating(logits), logits)
+    (grad_ns,) = torch.autograd.grad(generator_loss_non_saturating(logits), logits)
+    assert abs(grad_sat.item()) < 1e-3 and abs(grad_ns.item()) > 0.99
+
+
+def test_discriminator_logits_shape_check():
+    assert discriminator_logits(nn.Linear(3, 1), torch.zeros(4, 3)).shape == (4,)
+    with pytest.raises(ValueError, match="one logit per example"):
+        discriminator_logits(nn.Linear(3, 2), torch.zeros(4, 3))
+
+
+def test_generator_update_leaves_the_discriminator_alone():
+    torch.manual_seed(0)
+    generator, discriminator = nn.Linear(2, 3), nn.Linear(3, 1)
+    generator_before, reference = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    g_opt = torch.optim.SGD(generator.parameters(), lr=0.1)
+    d_opt = torch.optim.SGD(discriminator.parameters(), lr=0.1)
+    real = torch.randn(8, 3)
+    torch.manual_seed(1)
+    make_gan_step(generator, discriminator, g_opt, d_opt, latent_dim=2)(real)
+    # Replay only the D update, with the same noise: D must end up exactly there, untouched by the G update.
+    torch.manual_seed(1)
+    fake = generator_before(sample_latent(8, 2)).detach()
+    discriminator_loss(reference(real)[:, 0], reference(fake)[:, 0]).backward()
+    with torch.no_grad():
+        for p in reference.parameters():
+            p -= 0.1 * p.grad
+    for p, q in zip(discriminator.parameters(), reference.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+    assert not torch.equal(generator.weight, generator_before.weight), "G was updated"
+    assert all(p.requires_grad for p in discriminator.parameters()), "D is unfrozen again after the step"
+
+
+def test_logged_values_are_probabilities_and_losses():
+    generator, discriminator = nn.Linear(2, 3), nn.Linear(3, 1)
+    step = make_gan_step(generator, discriminator, torch.optim.SGD(generator.parameters(), lr=0.01),
+                         torch.optim.SGD(discriminator.parameters(), lr=0.01), latent_dim=2)
+    values = step(torch.randn(16, 3), torch.zeros(16))
+    assert set(values) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert 0 <= values["d_real"] <= 1 and 0 <= values["d_fake"] <= 1
+
+
+def test_unknown_generator_loss():
+    with pytest.raises(ValueError, match="generator_loss must be one of"):
+        make_gan_step(nn.Linear(1, 1), nn.Linear(1, 1), None, None, 1, generator_loss="wasserstein")
+
+
+def test_a_short_1d_gan_moves_the_samples_towards_the_data():
+    torch.manual_seed(0)
+    data = 3.0 + 0.5 * torch.randn(2048, 1)
+    generator = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    discriminator = nn.Sequential(nn.Linear(1, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    g_opt = torch.optim.Adam(generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    before = generator(sample_latent(1000, 4)).mean().item()
+    train(make_gan_step(generator, discriminator, g_opt, d_opt, latent_dim=4), Minibatches(data, batch_size=64),
+          epochs=10, progress=False)
+    after = generator(sample_latent(1000, 4)).mean().item()
+    assert abs(after - 3.0) < 0.5 and abs(after - 3.0) < 0.25 * abs(before - 3.0)
