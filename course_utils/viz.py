@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,6 +25,21 @@ STYLE = {
     "font.size": 10,
 }
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+@contextmanager
+def course_style():
+    """Apply the course style inside a ``with`` block, restoring only the keys it changed.
+
+    Unlike ``plt.rc_context`` this leaves ``backend`` and ``interactive`` alone: restoring those would undo
+    Jupyter's inline backend when the first figure of a session is drawn, and later figures would not appear.
+    """
+    saved = {key: plt.rcParams[key] for key in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
 
 
 def use_course_style() -> None:
@@ -76,7 +92,7 @@ def show_images(images, labels: Sequence | None = None, *, ncols: int | None = N
             raise ValueError(f"got {count} images but {len(labels)} labels")
     ncols = ncols or min(count, 10)
     nrows = math.ceil(count / ncols)
-    with plt.rc_context(STYLE):
+    with course_style():
         fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
                                  squeeze=False)
         for index, ax in enumerate(axes.flat):
@@ -89,6 +105,36 @@ def show_images(images, labels: Sequence | None = None, *, ncols: int | None = N
             fig.suptitle(title)
         title_room = 0.35 / fig.get_figheight() if title else 0.0
         fig.tight_layout(pad=0.3, rect=(0.0, 0.0, 1.0, 1.0 - title_room))
+    return fig
+
+
+def show_pixel_values(image, *, top: int, left: int, size: int = 8, title: str | None = None):
+    """Show a grey image beside a zoom on one ``size``×``size`` patch with each pixel's value (in % of full ink).
+
+    The point of the figure: to a network an image is only a grid of numbers. Returns the figure.
+    """
+    grid = as_image_batch(image)
+    if grid.shape[0] != 1 or grid.ndim != 3:
+        raise ValueError(f"show_pixel_values takes one grey image, got {grid.shape[0]} image(s) of shape {grid.shape[1:]}")
+    grid = grid[0]
+    if not (0 <= top and 0 <= left and top + size <= grid.shape[0] and left + size <= grid.shape[1]):
+        raise ValueError(f"the {size}×{size} patch at row {top}, column {left} does not fit in a {grid.shape[0]}×{grid.shape[1]} image")
+    patch = grid[top:top + size, left:left + size]
+    with course_style():
+        fig, (ax_full, ax_zoom) = plt.subplots(1, 2, figsize=(6.4, 3.2))
+        ax_full.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
+        ax_full.add_patch(plt.Rectangle((left - 0.5, top - 0.5), size, size, fill=False, edgecolor=COLORS[1], linewidth=2))
+        ax_full.set_title(title or f"{grid.shape[0]}×{grid.shape[1]} pixels")
+        ax_zoom.imshow(patch, cmap="gray_r", vmin=0, vmax=1)
+        for (row, col), value in np.ndenumerate(patch):
+            ax_zoom.text(col, row, f"{100 * value:.0f}", ha="center", va="center", fontsize=8,
+                         color="white" if value > 0.5 else "black")
+        ax_zoom.set_title(f"the framed {size}×{size} patch, as numbers")
+        for ax in (ax_full, ax_zoom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        fig.tight_layout()
     return fig
 
 
@@ -115,7 +161,7 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
         raise KeyError(f"not in the history: {missing}; it has {list(history)}")
     if not isinstance(smooth, int) or smooth < 1:
         raise ValueError(f"smooth must be a positive integer, got {smooth!r}")
-    with plt.rc_context(STYLE):
+    with course_style():
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         for key, color in zip(keys, _cycle(COLORS, len(keys))):
             values = np.asarray([float(v) for v in history[key]], dtype=np.float64)

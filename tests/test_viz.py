@@ -7,7 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.viz import STYLE, as_image_batch, moving_average, plot_history, show_images, use_course_style  # noqa: E402
+from course_utils.viz import (  # noqa: E402
+    STYLE, as_image_batch, course_style, moving_average, plot_history, show_images, show_pixel_values, use_course_style)
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +106,36 @@ def test_title_does_not_overlap_the_first_row():
     title_bottom = fig._suptitle.get_window_extent(renderer).y0
     label_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.images)
     assert title_bottom >= label_top
+
+
+def test_show_pixel_values_writes_every_value_of_the_patch():
+    image = torch.zeros(1, 1, 28, 28)
+    image[0, 0, 10, 12] = 0.42
+    fig = show_pixel_values(image, top=8, left=8, size=8)
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert len(texts) == 64 and texts.count("42") == 1 and texts.count("0") == 63
+
+
+@pytest.mark.parametrize("kwargs, message", [({"top": 25, "left": 0}, "does not fit"), ({"top": -1, "left": 0}, "does not fit")])
+def test_show_pixel_values_rejects_a_patch_outside_the_image(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        show_pixel_values(torch.zeros(28, 28), **kwargs)
+
+
+def test_show_pixel_values_takes_one_image():
+    with pytest.raises(ValueError, match="one grey image"):
+        show_pixel_values(torch.zeros(2, 1, 28, 28), top=0, left=0)
+
+
+def test_course_style_restores_only_its_own_keys():
+    import matplotlib as mpl
+
+    with mpl.rc_context():
+        mpl.rcParams["axes.grid"] = False
+        mpl.interactive(False)
+        with course_style():
+            assert mpl.rcParams["axes.grid"] is True
+            mpl.interactive(True)  # as Jupyter's inline backend does when the first figure is drawn
+        assert mpl.rcParams["axes.grid"] is False
+        assert mpl.is_interactive(), "the interactive mode set inside must survive (figures would not appear)"
+        mpl.interactive(False)

@@ -1,0 +1,188 @@
+"""Build offline reveal.js slide decks from the notebooks: ``python tools/build_slides.py [--out build/slides]``.
+
+Each notebook is executed (set ``COURSE_QUICK=1`` for speed) and exported with nbconvert's slides exporter. Every
+script, style and font a deck needs — reveal.js, require.js, jQuery, MathJax and the widget renderer — is copied
+from packages of the npm registry (fetched once with ``npm pack``, integrity-checked by npm, then cached) into
+``<out>/vendor/``, and figures are embedded, so the decks work with no internet. ``<out>/index.html`` links them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import mimetypes
+import re
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import SlidesExporter
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = Path(__file__).resolve().parent / "slides_template"
+
+# npm package, pinned version, folder name under vendor/, and the parts of the package the decks load.
+VENDOR = [
+    ("reveal.js", "4.6.1", "reveal.js", ["dist", "plugin/notes"]),
+    ("requirejs", "2.3.8", "requirejs", ["require.js"]),
+    ("jquery", "3.7.1", "jquery", ["dist/jquery.min.js"]),
+    ("mathjax", "2.7.9", "mathjax", ["MathJax.js", "config", "extensions", "jax/input/TeX", "jax/output/CommonHTML",
+                                     "jax/element", "fonts/HTML-CSS/TeX/woff", "fonts/HTML-CSS/TeX/otf"]),
+    ("@jupyter-widgets/html-manager", "1.0.7", "html-manager", ["dist"]),
+]
+LOCAL_URLS = {
+    "SlidesExporter": {
+        "reveal_url_prefix": "vendor/reveal.js",
+        "require_js_url": "vendor/requirejs/require.js",
+        "jquery_url": "vendor/jquery/dist/jquery.min.js",
+        "mathjax_url": "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        "widget_renderer_url": "vendor/html-manager/dist/embed-amd.js",
+        "embed_images": True,
+        "reveal_width": "1280",
+        "reveal_height": "720",
+        "reveal_number": "c/t",
+        "reveal_transition": "none",
+        "reveal_theme": "white",
+        "exclude_input_prompt": True,
+        "exclude_output_prompt": True,
+        "template_name": "course_reveal",
+        "extra_template_basedirs": [str(TEMPLATES)],
+    }
+}
+
+
+class SlidesError(RuntimeError):
+    """Building the slides failed; the message names the step and what to do."""
+
+
+def fetch_vendor(out: Path, cache: Path) -> None:
+    """Copy the pinned npm packages' needed files into ``out/vendor``, downloading each tarball once into ``cache``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for package, version, folder, parts in VENDOR:
+        tarball = cache / f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"
+        if not tarball.exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                raise SlidesError("`make slides` needs npm (Node.js) once, to fetch reveal.js and MathJax from the npm "
+                                  "registry; install Node.js, or copy a built build/slides folder from a colleague.")
+            done = subprocess.run([npm, "pack", f"{package}@{version}", "--pack-destination", str(cache), "--silent"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0 or not tarball.exists():
+                raise SlidesError(f"npm could not fetch {package}@{version} from the registry: {done.stderr.strip()[-400:]}")
+        target = out / "vendor" / folder
+        if target.exists():
+            continue
+        with tarfile.open(tarball) as archive:
+            members = [m for m in archive.getmembers()
+                       if any(_inside(m.name.split("/", 1)[-1], part) for part in parts) and (m.isfile() or m.isdir())]
+            for member in members:
+                member.name = member.name.split("/", 1)[-1]
+            archive.extractall(target, members=members, filter="data")
+
+
+def _inside(name: str, part: str) -> bool:
+    return name == part or name.startswith(part + "/")
+
+
+def execute(notebook: nbformat.NotebookNode, path: Path, timeout: int) -> None:
+    """Run every cell in the notebook's folder, keeping widget state so sliders render in the static deck."""
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except Exception as error:
+        raise SlidesError(f"executing {path.name} failed: {str(error).strip()[-1500:]}") from error
+
+
+MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")
+
+
+def embed_markdown_images(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """Replace relative image links in markdown cells (e.g. ``../img/gan.svg``) by data URIs, so decks stand alone."""
+    def inline(match: re.Match) -> str:
+        target = (folder / match.group(2)).resolve()
+        if "://" in match.group(2) or match.group(2).startswith("data:"):
+            return match.group(0)
+        if not target.is_file():
+            raise SlidesError(f"a markdown image points to {match.group(2)}, which does not exist (looked for {target})")
+        mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        encoded = base64.b64encode(target.read_bytes()).decode("ascii")
+        return f"{match.group(1)}data:{mime};base64,{encoded}{match.group(3)}"
+
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = MARKDOWN_IMAGE.sub(inline, cell.source)
+
+
+def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
+    """The text of the notebook's first '# ' heading."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def build(notebooks: list[Path], out: Path, cache: Path, run: bool = True, timeout: int = 900) -> list[Path]:
+    """Write one deck per notebook and an index page into ``out``; returns the deck paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    fetch_vendor(out, cache)
+    exporter = SlidesExporter(config=Config(LOCAL_URLS))
+    decks, rows = [], []
+    for path in notebooks:
+        print(f"slides: {path.name}", flush=True)
+        notebook = nbformat.read(path, as_version=4)
+        if run:
+            execute(notebook, path, timeout)
+        embed_markdown_images(notebook, path.parent)
+        body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
+        deck = out / f"{path.stem}.slides.html"
+        deck.write_text(body, encoding="utf-8")
+        decks.append(deck)
+        rows.append(f'<li><a href="{deck.name}">{html.escape(notebook_title(notebook, path.stem))}</a></li>')
+    (out / "index.html").write_text(INDEX.format(items="\n".join(rows)), encoding="utf-8")
+    return decks
+
+
+INDEX = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Generative models: slides</title>
+<style>body{{font-family:Helvetica,Arial,sans-serif;max-width:44em;margin:3em auto;line-height:1.6;color:#222}}
+a{{color:#1f5fa8}} li{{margin:.4em 0;font-size:1.15em}}</style></head>
+<body><h1>Generative models — slides</h1>
+<p>Open a deck; arrow keys move between slides, <kbd>S</kbd> opens the speaker notes, <kbd>F</kbd> goes full screen.
+Everything here works offline.</p>
+<ol>
+{items}
+</ol></body></html>
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to convert (default: notebooks/*.ipynb)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
+    parser.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor-cache",
+                        help="where the npm tarballs are kept between builds")
+    parser.add_argument("--no-execute", action="store_true", help="export the notebooks as they are (no outputs)")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must render inline
+    try:
+        decks = build(notebooks, args.out, args.cache, run=not args.no_execute)
+    except SlidesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(decks)} deck(s) and index.html to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
