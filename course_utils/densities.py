@@ -108,8 +108,10 @@ def kernel_density(samples: torch.Tensor, x: torch.Tensor, bandwidth: float | No
     if bandwidth is None:
         spread = min(samples.std().item(), (samples.quantile(0.75) - samples.quantile(0.25)).item() / 1.34) or samples.std().item()
         bandwidth = 0.9 * max(spread, 1e-3) * samples.numel() ** (-0.2)
-    z = (x[:, None] - samples[None, :]) / bandwidth
-    return torch.exp(-0.5 * z**2).mean(dim=1) / (bandwidth * math.sqrt(2 * math.pi))
+    total = torch.zeros_like(x, dtype=torch.float64)
+    for block in samples.split(1024):                  # in blocks, so memory stays small on fine grids
+        total += torch.exp(-0.5 * ((x[:, None] - block[None, :]) / bandwidth) ** 2).sum(dim=1)
+    return total / (samples.numel() * bandwidth * math.sqrt(2 * math.pi))
 
 
 @dataclass(frozen=True)

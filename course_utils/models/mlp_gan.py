@@ -137,15 +137,15 @@ def pretrained_mnist_gan(device: torch.device | str | None = None, snapshots: in
 def generate(generator: MLPGenerator, count: int, generator_seed: int | None = None) -> torch.Tensor:
     """``count`` samples from ``generator`` (no gradients), on its device; a seed makes them repeatable."""
     device = next(generator.parameters()).device
-    rng = torch.Generator().manual_seed(generator_seed) if generator_seed is not None else None
-    z = sample_latent(count, generator.latent_dim, generator=rng).to(device) if rng else sample_latent(count, generator.latent_dim, device)
+    rng = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
+    z = sample_latent(count, generator.latent_dim, generator=rng).to(device)
     with torch.no_grad():
         return generator(z)
 
 
 @torch.no_grad()
 def snapshot_1d(generator: MLPGenerator, discriminator: nn.Module, x: torch.Tensor, p_data: torch.Tensor,
-                samples: int = 20_000) -> dict:
+                samples: int = 10_000) -> dict:
     """Where a 1-D GAN stands: G's samples, their density estimate p_g, D(x) and D*(x) on the grid ``x``, and the gap.
 
     D* uses the true p_data and a kernel density estimate of p_g (G is implicit: we can only sample it);
