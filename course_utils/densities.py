@@ -90,6 +90,16 @@ def discriminator_gap(d: torch.Tensor, d_star: torch.Tensor, p_data: torch.Tenso
     return integrate((p_data + p_g) / 2 * (d - d_star).abs(), x)
 
 
+def perturb_discriminator(d: torch.Tensor, x: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``d`` with a random smooth wiggle of size ``scale`` added to its logit: a competitor to test D* against."""
+    _check_on_grid(d, x, "d")
+    wiggle = torch.zeros_like(x)
+    for frequency in (0.5, 1.0, 2.0, 4.0):
+        amplitude, phase = torch.randn((), generator=generator, dtype=x.dtype), torch.rand((), generator=generator, dtype=x.dtype)
+        wiggle = wiggle + amplitude * torch.sin(frequency * x + 2 * math.pi * phase)
+    return torch.sigmoid(torch.logit(d, eps=1e-12) + scale * wiggle)
+
+
 def gaussian_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """The normal density N(mean, std²) evaluated at ``x``."""
     if std <= 0:
@@ -172,12 +182,3 @@ def _check_on_grid(values: torch.Tensor, x: torch.Tensor, name: str) -> None:
     if values.shape != x.shape:
         raise ValueError(f"{name} must have one value per grid point: shape {tuple(x.shape)}, got {tuple(values.shape)}")
 
-
-def perturb_discriminator(d: torch.Tensor, x: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``d`` with a random smooth wiggle of size ``scale`` added to its logit: a competitor to test D* against."""
-    _check_on_grid(d, x, "d")
-    wiggle = torch.zeros_like(x)
-    for frequency in (0.5, 1.0, 2.0, 4.0):
-        amplitude, phase = torch.randn((), generator=generator, dtype=x.dtype), torch.rand((), generator=generator, dtype=x.dtype)
-        wiggle = wiggle + amplitude * torch.sin(frequency * x + 2 * math.pi * phase)
-    return torch.sigmoid(torch.logit(d, eps=1e-12) + scale * wiggle)
