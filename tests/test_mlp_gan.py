@@ -1,0 +1,65 @@
+"""MLP GANs of notebook 04: shapes and errors, a seeded 1-D run whose D approaches D*, NaN handling, the MNIST cache."""
+
+import pytest
+import torch
+
+from course_utils.densities import grid, js_divergence, two_bumps
+from course_utils.models.mlp_gan import (MLPDiscriminator, MLPGenerator, fit_gan, generate, mnist_discriminator,
+                                         mnist_generator, snapshot_1d)
+from course_utils.train import TrainingDiverged
+
+
+def test_shapes_and_clear_errors():
+    generator, discriminator = mnist_generator(), mnist_discriminator()
+    images = generator(torch.randn(5, 64))
+    assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1
+    assert discriminator(images).shape == (5,)
+    with pytest.raises(ValueError, match="latent vectors of shape N×64"):
+        generator(torch.randn(5, 10))
+    with pytest.raises(ValueError, match="expects inputs of shape N×1×28×28"):
+        discriminator(torch.randn(5, 784))
+    assert generate(MLPGenerator(3, (2,)), 7, generator_seed=0).shape == (7, 2)
+
+
+def test_a_seeded_1d_gan_brings_d_close_to_the_optimal_discriminator():
+    torch.manual_seed(0)
+    x = grid(-12, 12, 2401)
+    bumps = two_bumps()
+    p_data = bumps.pdf(x)
+    data = bumps.sample(4096, generator=torch.Generator().manual_seed(0))
+    generator = MLPGenerator(4, (1,), hidden=(32, 32))
+    discriminator = MLPDiscriminator((1,), hidden=(64, 64))
+    before = snapshot_1d(generator, discriminator, x, p_data, samples=5000)
+    fit_gan(generator, discriminator, data, epochs=8, batch_size=128, lr=2e-3, progress=False)
+    after = snapshot_1d(generator, discriminator, x, p_data, samples=5000)
+    assert before["gap"] > 0.4, "an untrained D is ≈ ½ everywhere, far from D* of an untrained G"
+    assert after["gap"] < 0.5 * before["gap"]
+    assert js_divergence(p_data, after["p_g"], x) < 0.5 * js_divergence(p_data, before["p_g"], x)
+
+
+def test_nan_data_stops_training_with_advice():
+    generator, discriminator = MLPGenerator(2, (1,)), MLPDiscriminator((1,))
+    data = torch.randn(256, 1)
+    data[3] = float("nan")
+    with pytest.raises(TrainingDiverged, match="smaller learning rate"):
+        fit_gan(generator, discriminator, data, epochs=1, batch_size=256, progress=False)
+
+
+def test_pretrained_mnist_gan_caches_curves_and_snapshots(monkeypatch):
+    from course_utils.models import mlp_gan
+
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_DATA", "bundled")
+    monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (torch.rand(128, 1, 28, 28), torch.zeros(128)))
+    model, info = mlp_gan.pretrained_mnist_gan(snapshots=4)
+    assert info["snapshot_images"].shape == (2, 4, 1, 28, 28) and info["snapshot_epochs"].tolist() == [1, 2]
+    assert set(info) >= {"d_loss", "g_loss", "d_real", "d_fake", "steps"}
+    again, info_again = mlp_gan.pretrained_mnist_gan(snapshots=4)      # second call: loaded from the cache
+    assert torch.equal(info_again["snapshot_images"], info["snapshot_images"])
+    z = torch.randn(3, 64)
+    assert torch.allclose(model(z), again(z))
+
+
+def test_generate_is_repeatable_with_a_seed():
+    generator = mnist_generator().eval()
+    assert torch.equal(generate(generator, 3, generator_seed=5), generate(generator, 3, generator_seed=5))
