@@ -207,6 +207,7 @@ def fit_dcgan(gan: DCGAN, images: torch.Tensor, epochs: int, batch_size: int = 6
 
 DEFAULT_WIDTH = 32
 LATENT_DIM = 100
+BATCH_SIZE = 32
 SNAPSHOT_SEED = 5
 
 
@@ -219,16 +220,19 @@ def pretrained_dcgan(device: torch.device | str | None = None, epochs: int | Non
                      width: int = DEFAULT_WIDTH) -> tuple[DCGAN, dict]:
     """The notebook's DCGAN on MNIST: trained on first use, then loaded from the cache in a second.
 
-    ``info`` holds the history, one snapshot per epoch of the images for :func:`snapshot_noise`, the number of steps
-    and the training time. Quick mode trains 1 epoch on 640 digits and is cached separately.
+    Batches of 32: on the 4,000 bundled digits, twice as many (smaller) updates as with 64 gave clearly better digits
+    for about the same compute. ``info`` holds the history, one snapshot per epoch of the images for
+    :func:`snapshot_noise`, the number of steps and the training time. Quick mode trains 1 epoch on 640 digits and
+    is cached separately.
     """
     epochs = epochs if epochs is not None else budget(full=25, quick=1)
 
     def fit(gan):
         images, _ = load_mnist("train", device=device)
-        return fit_dcgan(gan, images[:budget(full=len(images), quick=640)], epochs, snapshot_noise=snapshot_noise())
+        return fit_dcgan(gan, images[:budget(full=len(images), quick=640)], epochs, batch_size=BATCH_SIZE,
+                         snapshot_noise=snapshot_noise())
 
-    return pretrained(f"dcgan_w{width}_e{epochs}", lambda: DCGAN(LATENT_DIM, width), fit, device=device)
+    return pretrained(f"dcgan_w{width}_e{epochs}", lambda: DCGAN(LATENT_DIM, width), fit, device=device, version=2)
 
 
 def source_of(function) -> str:
