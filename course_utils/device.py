@@ -73,3 +73,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The mixed-precision type that is safe and fast on ``device``: bfloat16 on a CUDA GPU that supports it, else None.
+
+    bfloat16 keeps float32's range, so GAN losses need no gradient scaler; CPUs and MPS train in float32, where
+    bfloat16 is often slower or unsupported for transposed convolutions.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def memory_format(device: torch.device | str) -> torch.memory_format:
+    """``channels_last`` on CUDA, where tensor cores prefer it for convolutions; the default layout elsewhere."""
+    return torch.channels_last if torch.device(device).type == "cuda" else torch.contiguous_format

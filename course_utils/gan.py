@@ -8,6 +8,7 @@ D(G(z)) on fake images, which say more about a GAN's progress than its losses do
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -34,23 +35,33 @@ def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torc
 
 def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.optim.Optimizer,
                   d_optimizer: torch.optim.Optimizer, latent_dim: int, *,
-                  generator_loss: str | Callable[[torch.Tensor], torch.Tensor] = "non-saturating") -> Callable:
+                  generator_loss: str | Callable[[torch.Tensor], torch.Tensor] = "non-saturating",
+                  autocast_dtype: torch.dtype | None = None) -> Callable:
     """Return ``step(real, *ignored)`` doing one D update and one G update; it returns the values to log.
 
     ``generator_loss`` is "non-saturating" (−log D(G(z)), the default used in practice), "saturating"
-    (log(1 − D(G(z))), the minimax loss) or a function of the fake logits.
+    (log(1 − D(G(z))), the minimax loss) or a function of the fake logits. ``autocast_dtype=torch.bfloat16`` runs
+    the networks in mixed precision (see :func:`course_utils.device.autocast_dtype`); losses stay in float32.
     """
+    if autocast_dtype not in (None, torch.bfloat16):
+        raise ValueError(f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype}; float16 would also need "
+                         "a gradient scaler, which this step does not use")
     if isinstance(generator_loss, str):
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"generator_loss must be one of {sorted(GENERATOR_LOSSES)} or a function, got {generator_loss!r}")
         generator_loss = GENERATOR_LOSSES[generator_loss]
 
+    def mixed_precision(device: torch.device):
+        if autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=device.type, dtype=autocast_dtype)
+
     def step(real: torch.Tensor, *ignored) -> dict[str, torch.Tensor]:
         z = sample_latent(real.shape[0], latent_dim, device=real.device)
-        fake = generator(z)
-
-        real_logits = discriminator_logits(discriminator, real)
-        fake_logits = discriminator_logits(discriminator, fake.detach())
+        with mixed_precision(real.device):
+            fake = generator(z)
+            real_logits = discriminator_logits(discriminator, real).float()
+            fake_logits = discriminator_logits(discriminator, fake.detach()).float()
         d_loss = discriminator_loss(real_logits, fake_logits)
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -58,7 +69,9 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
 
         discriminator.requires_grad_(False)
         try:
-            g_loss = generator_loss(discriminator_logits(discriminator, fake))
+            with mixed_precision(real.device):
+                g_logits = discriminator_logits(discriminator, fake).float()
+            g_loss = generator_loss(g_logits)
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             g_optimizer.step()

@@ -192,3 +192,32 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
 def _cycle(colors: Sequence[str], count: int) -> list[str]:
     return [colors[i % len(colors)] for i in range(count)]
+
+
+def show_image_rows(rows, row_labels: Sequence[str], *, col_labels: Sequence | None = None, title: str | None = None,
+                    size: float = 0.9, cmap: str = "gray_r"):
+    """Show R rows of N images (an R×N×1×H×W tensor or array) with a label left of each row: strips and progress grids."""
+    batches = [as_image_batch(row) for row in rows]
+    count, ncols = len(batches), max(len(batch) for batch in batches)
+    if len(row_labels) != count:
+        raise ValueError(f"got {count} rows of images but {len(row_labels)} row labels")
+    if col_labels is not None and len(col_labels) != ncols:
+        raise ValueError(f"got {ncols} columns of images but {len(col_labels)} column labels")
+    with course_style():
+        fig, axes = plt.subplots(count, ncols, figsize=(size * ncols + 1.2, size * count + (0.3 if title else 0)),
+                                 squeeze=False)
+        for r, (batch, label) in enumerate(zip(batches, row_labels)):
+            for c, ax in enumerate(axes[r]):
+                ax.set_xticks([]), ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if c < len(batch):
+                    ax.imshow(batch[c], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+                if r == 0 and col_labels is not None:
+                    ax.set_title(_label_text(col_labels[c]), fontsize=9, pad=2)
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        if title:
+            fig.suptitle(title)
+        title_room = 0.35 / fig.get_figheight() if title else 0.0
+        fig.tight_layout(pad=0.3, rect=(0.0, 0.0, 1.0, 1.0 - title_room))
+    return fig

@@ -98,3 +98,22 @@ def test_seed_everything_repeats_all_generators():
 def test_seed_everything_rejects_bad_seeds(seed):
     with pytest.raises(ValueError, match="non-negative integer"):
         seed_everything(seed)
+
+
+def test_mixed_precision_and_layout_stay_off_on_the_cpu():
+    from course_utils.device import autocast_dtype, memory_format
+
+    assert autocast_dtype("cpu") is None and memory_format("cpu") == torch.contiguous_format
+    assert autocast_dtype("mps") is None
+
+
+def test_cuda_branch_chooses_bfloat16_and_channels_last(machine, monkeypatch):
+    from course_utils.device import autocast_dtype, memory_format
+
+    machine(cuda=True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    device = get_device()
+    assert device.type == "cuda"
+    assert autocast_dtype(device) == torch.bfloat16 and memory_format(device) == torch.channels_last
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    assert autocast_dtype(device) is None, "older GPUs without bfloat16 train in float32"

@@ -1,0 +1,61 @@
+import time
+
+import pytest
+import torch
+from ipywidgets import VBox
+
+from course_utils.latent import ink, slant
+from course_utils.models.dcgan import DCGAN
+from course_utils.widgets import arithmetic_explorer, arithmetic_frames, interpolation_explorer, interpolation_frames
+
+
+@pytest.fixture(scope="module")
+def gan():
+    torch.manual_seed(0)
+    return DCGAN(width=32).eval()
+
+
+def test_interpolation_frames_start_and_end_at_the_chosen_samples(gan):
+    latents = torch.randn(6, 100)
+    images, labels = interpolation_frames(gan.sample, latents, 2, 4, steps=9, method="linear")
+    assert images.shape == (9, 1, 28, 28) and len(labels) == 9
+    assert torch.allclose(images[0], gan.sample(latents[2:3])[0], atol=1e-5)
+    assert torch.allclose(images[-1], gan.sample(latents[4:5])[0], atol=1e-5)
+    assert labels[0].startswith("t=0.00") and labels[-1].startswith("t=1.00")
+    with pytest.raises(ValueError, match="end must be an index between 0 and 5"):
+        interpolation_frames(gan.sample, latents, 0, 6)
+
+
+def test_arithmetic_frames_report_the_measured_attribute(gan):
+    targets, direction = torch.randn(8, 100), torch.randn(100)
+    images, labels, mean = arithmetic_frames(gan.sample, targets, direction, 0.0, ink)
+    assert torch.allclose(images, gan.sample(targets)) and len(labels) == 8
+    assert mean == pytest.approx(ink(images).mean().item())
+    moved, _, _ = arithmetic_frames(gan.sample, targets, direction, 1.5, slant)
+    assert not torch.allclose(moved, images)
+
+
+def test_updates_take_well_under_a_second_on_a_cpu(gan):
+    latents = torch.randn(10, 100)
+    start = time.perf_counter()
+    interpolation_frames(gan.sample, latents, 0, 9, steps=11)
+    arithmetic_frames(gan.sample, latents, latents[0], 1.0, slant)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_explorers_are_built_from_widgets(gan):
+    latents = torch.randn(5, 100)
+    assert isinstance(interpolation_explorer(gan.sample, latents), VBox)
+    explorer = arithmetic_explorer(gan.sample, latents, {"ink": latents[0], "slant": latents[1]}, {"ink": ink, "slant": slant})
+    assert isinstance(explorer, VBox) and explorer.children[0].children[0].options == ("ink", "slant")
+
+
+def test_show_image_rows_labels_rows_and_columns():
+    from course_utils.viz import show_image_rows
+
+    fig = show_image_rows(torch.rand(3, 5, 1, 28, 28), ["a", "b", "c"], col_labels=[0.0, 0.25, 0.5, 0.75, 1.0], title="t")
+    axes = fig.axes
+    assert len(axes) == 15 and axes[0].get_ylabel() == "a" and axes[10].get_ylabel() == "c"
+    assert axes[1].get_title() == "0.25"
+    with pytest.raises(ValueError, match="3 rows of images but 2 row labels"):
+        show_image_rows(torch.rand(3, 5, 1, 28, 28), ["a", "b"])

@@ -1,0 +1,45 @@
+"""The GPU path of GAN training (bfloat16 autocast, channels-last), exercised on the CPU where no GPU exists."""
+
+import math
+
+import pytest
+import torch
+
+from course_utils.gan import make_gan_step
+from course_utils.models import dcgan
+from course_utils.models.dcgan import DCGAN, fit_dcgan
+
+
+def _step_for(gan, **kwargs):
+    return make_gan_step(gan.generator, gan.discriminator, torch.optim.Adam(gan.generator.parameters(), 2e-4),
+                         torch.optim.Adam(gan.discriminator.parameters(), 2e-4), gan.latent_dim, **kwargs)
+
+
+def test_bfloat16_autocast_runs_the_networks_in_bfloat16_and_logs_float32():
+    torch.manual_seed(0)
+    gan = DCGAN(latent_dim=16, width=8)
+    seen = []
+    gan.generator.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    values = _step_for(gan, autocast_dtype=torch.bfloat16)(torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert seen == [torch.bfloat16], "G ran under autocast"
+    assert all(v.dtype == torch.float32 and math.isfinite(v.item()) for v in values.values())
+    assert all(p.dtype == torch.float32 for p in gan.parameters()), "weights stay float32 (mixed, not half, precision)"
+
+
+def test_float16_without_a_gradient_scaler_is_refused():
+    with pytest.raises(ValueError, match="gradient scaler"):
+        _step_for(DCGAN(width=8), autocast_dtype=torch.float16)
+
+
+def test_fit_takes_the_cuda_settings_when_the_device_asks_for_them(monkeypatch, bundled_mnist):
+    """What fit_dcgan does on a GPU — bfloat16 autocast and channels-last — run here on the CPU."""
+    asked = []
+    monkeypatch.setattr(dcgan, "autocast_dtype", lambda device: asked.append(("autocast", str(device))) or torch.bfloat16)
+    monkeypatch.setattr(dcgan, "memory_format", lambda device: asked.append(("layout", str(device))) or torch.channels_last)
+    (images, _), _ = bundled_mnist
+    torch.manual_seed(0)
+    gan = DCGAN(latent_dim=16, width=8)
+    info = fit_dcgan(gan, images[:128], epochs=1, batch_size=32, progress=False)
+    assert ("autocast", "cpu") in asked and ("layout", "cpu") in asked
+    assert gan.discriminator.first_filters.is_contiguous(memory_format=torch.channels_last)
+    assert info["steps"] == 4 and all(math.isfinite(v) for values in info["history"].values() for v in values)
