@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .viz import COLORS, STYLE, moving_average
+from .viz import COLORS, course_style, moving_average
 
 
 def plot_1d_snapshots(x: torch.Tensor, p_data: torch.Tensor, snapshots: Sequence[Mapping], titles: Sequence[str],
@@ -20,7 +20,7 @@ def plot_1d_snapshots(x: torch.Tensor, p_data: torch.Tensor, snapshots: Sequence
     """
     if len(snapshots) != len(titles) or not snapshots:
         raise ValueError(f"need one title per snapshot, got {len(snapshots)} snapshots and {len(titles)} titles")
-    with plt.rc_context(STYLE):
+    with course_style():
         fig, axes = plt.subplots(1, len(snapshots), figsize=(3.1 * len(snapshots), 3.0), sharey=True, squeeze=False)
         for ax, snap, title in zip(axes[0], snapshots, titles):
             seen = (p_data + snap["p_g"]) / 2 > 1e-3
@@ -42,7 +42,7 @@ def plot_2d_snapshots(rows: Mapping[str, Sequence[tuple[torch.Tensor, str]]], mo
     if not rows or not any(rows.values()):
         raise ValueError("there are no snapshots to plot")
     columns = max(len(snaps) for snaps in rows.values())
-    with plt.rc_context(STYLE):
+    with course_style():
         fig, axes = plt.subplots(len(rows), columns, figsize=(2.3 * columns, 2.4 * len(rows)), squeeze=False)
         for row, (name, snaps) in zip(axes, rows.items()):
             for ax, (samples, title) in zip(row, snaps):
@@ -68,7 +68,7 @@ def plot_gan_curves(history: Mapping[str, Sequence[float]], smooth: int = 5):
         raise KeyError(f"the history lacks {missing}; make_gan_step logs d_loss, g_loss, d_real and d_fake")
     count = len(history["d_loss"])
     steps = np.asarray(history["steps"], dtype=float) if "steps" in history else np.arange(1, count + 1)
-    with plt.rc_context(STYLE):
+    with course_style():
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
         for ax, keys, title in [(axes[0], ("d_loss", "g_loss"), "the losses"),
                                 (axes[1], ("d_real", "d_fake"), "mean D(x) on real and D(G(z)) on fake")]:
