@@ -80,3 +80,23 @@ def plot_gan_curves(history: Mapping[str, Sequence[float]], smooth: int = 5):
             ax.set_title(title), ax.set_xlabel("training step"), ax.legend()
         fig.tight_layout()
     return fig
+
+
+def plot_generator_losses(d_fake: torch.Tensor, curves: Mapping[str, tuple[torch.Tensor, torch.Tensor]]):
+    """Two panels against D(G(z)): each generator loss, and its gradient with respect to D's logit.
+
+    ``curves`` maps a loss's name to ``(values, gradients)`` computed at the logits behind ``d_fake``; the shaded
+    band marks D(G(z)) ≈ 0, where training starts and the saturating loss has almost no gradient.
+    """
+    with course_style():
+        fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.1))
+        for (name, (values, gradients)), color in zip(curves.items(), COLORS):
+            ax_loss.plot(d_fake, values, label=name, color=color, linewidth=2)
+            ax_grad.plot(d_fake, gradients, label=name, color=color, linewidth=2)
+        ax_loss.set(xlabel="D(G(z))", ylabel="generator loss", title="G minimises either loss")
+        ax_grad.set(xlabel="D(G(z))", ylabel="∂ loss / ∂ logit", title="…but only one has a gradient at D(G(z)) ≈ 0")
+        ax_grad.axvspan(0, 0.05, color="grey", alpha=0.2)
+        ax_grad.text(0.06, -0.9, "start of training", fontsize=9)
+        ax_loss.legend()
+        fig.tight_layout()
+    return fig

@@ -96,3 +96,14 @@ def test_non_saturating_loss_exercise():
         raise NotImplementedError
 
     assert exercise.evaluate(stub).status == NOT_ATTEMPTED
+
+
+def test_plot_generator_losses_draws_each_loss_and_its_gradient():
+    from course_utils.gan_figures import plot_generator_losses
+
+    d = torch.linspace(0.01, 0.99, 5)
+    curves = {"a": (torch.zeros(5), -d), "b": (torch.ones(5), d - 1)}
+    fig = plot_generator_losses(d, curves)
+    ax_loss, ax_grad = fig.axes
+    assert [line.get_label() for line in ax_loss.lines] == ["a", "b"]
+    assert torch.allclose(torch.as_tensor(ax_grad.lines[1].get_ydata()), d - 1)

@@ -71,6 +71,8 @@ def test_deck_initialises_offline_with_every_slide_and_nothing_overflows(browser
         for h, v in leaves:
             page.evaluate(f"window.location.hash = '#/{h}/{v}'")
             page.wait_for_function(PRESENT, arg=[h, v], timeout=5_000)
+            page.wait_for_timeout(50)  # reveal.js asks MathJax to re-typeset the new slide; wait until it has
+            page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
             height, title, has_math = page.evaluate("""() => {
                 const s = document.querySelector('.reveal .slides section.present:not(.stack)');
                 const heading = s.querySelector('h1, h2, h3');
