@@ -15,7 +15,7 @@ from course_utils.models.vae import VAE, evaluate_vae, fit_vae, flatten_digits, 
 
 @pytest.fixture(scope="module")
 def trained_vae(bundled_mnist):
-    """A 20-D VAE trained for 6 epochs on the bundled digits (a few seconds), with its held-out score before training."""
+    """A 20-D VAE trained with the recipe for 6 epochs on the bundled digits (a few seconds), and its held-out −ELBO before."""
     (images, _), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
     model = VAE()
@@ -39,7 +39,7 @@ def test_kl_matches_torch_distributions_and_monte_carlo():
     q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
     prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
     assert torch.allclose(closed, torch.distributions.kl_divergence(q, prior).sum(-1), rtol=1e-10)
-    z = q.sample((200_000,))
+    z = q.sample((50_000,))
     monte_carlo = (q.log_prob(z) - prior.log_prob(z)).sum(-1).mean(0)
     assert torch.allclose(monte_carlo, closed, rtol=0.02, atol=0.05), (monte_carlo, closed)
 
@@ -128,8 +128,8 @@ def test_short_training_lowers_held_out_negative_elbo(trained_vae, bundled_mnist
     _, (test_images, _) = bundled_mnist
     after = evaluate_vae(model, test_images)
     assert before > 540                   # an untrained decoder says p ≈ ½ per pixel: 784·log 2 ≈ 543 nats
-    assert after["neg_elbo"] < 195, after  # 6 epochs (90 steps): ≈ 181 nats per held-out image
-    assert before - after["neg_elbo"] > 350
+    assert after["neg_elbo"] < 155, after  # 6 epochs (186 steps) of the recipe: ≈ 144 nats per held-out image
+    assert before - after["neg_elbo"] > 380
     assert after["neg_elbo"] == pytest.approx(after["reconstruction"] + after["kl"], rel=1e-6)
     assert history["loss"][-1] < history["loss"][0] - 200
     assert set(history) == {"loss", "reconstruction", "kl"}
@@ -141,13 +141,13 @@ def test_importance_weighted_bound_is_above_the_elbo(trained_vae, bundled_mnist)
     torch.manual_seed(3)
     scores = evaluate_vae(model, test_images[:300], samples=64)
     assert scores["neg_iwae"] < scores["neg_elbo"] - 2, scores   # a tighter bound: several nats better
-    x = test_images[:50].view(50, 784)
+    x = test_images[:200].view(200, 784).repeat(20, 1)            # 20 draws per image average out the noise
     torch.manual_seed(4)
     with torch.no_grad():
         k1 = importance_weighted_bound(model, x, 1).mean()
         mu, logvar = model.encode(x)
         elbo = -negative_elbo(model.decode(reparameterize(mu, logvar)), x, mu, logvar)["loss"].mean()
-    assert k1.item() == pytest.approx(elbo.item(), abs=3.0)       # k = 1 is the ELBO itself (up to sampling noise)
+    assert k1.item() == pytest.approx(elbo.item(), abs=1.0)        # k = 1 is the ELBO (in expectation)
     with pytest.raises(ValueError, match="samples"):
         importance_weighted_bound(model, x, 0)
 
@@ -194,3 +194,8 @@ def test_load_mnist_idx_explains_missing_and_damaged_files(tmp_path):
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
     with pytest.raises(ValueError, match="one label each"):
         load_mnist_idx(tmp_path)
+
+
+def test_fit_vae_rejects_a_bad_shift_fraction():
+    with pytest.raises(ValueError, match="shifted_fraction"):
+        fit_vae(VAE(), torch.rand(8, 784), epochs=1, shifted_fraction=1.5, progress=False)
