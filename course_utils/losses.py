@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -10,6 +12,77 @@ import torch.nn.functional as F
 
 
 # --- VAE: Gaussian KL and the ELBO (notebook 03) ---
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, diag σ²) ‖ N(0, I)) in nats for each row: ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1).
+
+    ``mu`` and ``logvar`` (log σ², which keeps σ² positive without constraints) are N×d; returns N values ≥ 0.
+    """
+    _check_gaussian(mu, logvar)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """A sample z = μ + σ·ε with ε ~ N(0, I): random, yet differentiable in μ and log σ² (``eps`` may be given)."""
+    _check_gaussian(mu, logvar)
+    eps = torch.randn_like(mu) if eps is None else eps
+    if eps.shape[-mu.ndim:] != mu.shape:
+        raise ValueError(f"eps must end in the shape of mu {tuple(mu.shape)}, got {tuple(eps.shape)}")
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; μ, diag σ²), summed over the last dimension (μ = 0, log σ² = 0 gives the standard normal prior)."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) = Σ_pixels x·log p + (1 − x)·log(1 − p) with p = sigmoid(logits), for each row (N×784 → N).
+
+    Computed from logits, which never takes the log of an exact 0. Pixel intensities in [0, 1] are used as targets.
+    """
+    if logits.shape != x.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and images {tuple(x.shape)} must have the same shape; "
+                         "flatten the images to N×784 first")
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+
+
+def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The VAE loss per image, in nats: ``reconstruction`` = −log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), and their
+    sum ``loss`` = −ELBO (each a tensor of N values; average them for the minibatch loss)."""
+    reconstruction = -bernoulli_log_likelihood(logits, x)
+    kl = gaussian_kl(mu, logvar)
+    return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+def importance_weighted_bound(model, x: torch.Tensor, samples: int) -> torch.Tensor:
+    """The importance-weighted lower bound on log p(x) with ``samples`` draws from q(z|x) (Burda et al., 2016).
+
+    log p(x) ≥ E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)], which equals the ELBO for k = 1 and tightens as k grows.
+    ``model`` needs ``encode(x) → (mu, logvar)`` and ``decode(z) → logits``; returns N values (nats per image).
+    """
+    if not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    mu, logvar = model.encode(x)
+    x = x.reshape(x.shape[0], -1)
+    z = reparameterize(mu, logvar, torch.randn(samples, *mu.shape, device=mu.device, dtype=mu.dtype))
+    logits = model.decode(z.reshape(-1, mu.shape[-1])).view(samples, *x.shape)
+    log_weights = (bernoulli_log_likelihood(logits, x.expand_as(logits))
+                   + gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z))
+                   - gaussian_log_density(z, mu, logvar))
+    return torch.logsumexp(log_weights, dim=0) - math.log(samples)
+
+
+def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    if not isinstance(mu, torch.Tensor) or not isinstance(logvar, torch.Tensor):
+        raise ValueError("mu and logvar must be tensors")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    if mu.ndim == 0:
+        raise ValueError("mu and logvar need at least one dimension (the latent dimensions, last)")
 
 
 # --- GAN losses (notebooks 04–06) ---

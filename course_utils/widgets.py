@@ -12,6 +12,109 @@ from .viz import show_images
 
 # --- VAE latent sliders and image editing (notebook 03) ---
 
+def decode_latent(model, z) -> torch.Tensor:
+    """The digit (28×28 pixel means in [0, 1]) that a VAE decodes from one latent code ``z`` (a list or 1-D tensor)."""
+    z = torch.as_tensor(z, dtype=torch.float32).reshape(-1)
+    if z.numel() != model.latent_dim:
+        raise ValueError(f"this VAE has a {model.latent_dim}-D latent space, but the code has {z.numel()} values")
+    device = next(model.parameters()).device
+    return model.images(z.to(device)[None])[0, 0].cpu()
+
+
+def edit_latent(model, image: torch.Tensor, dim: int, value: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Encode ``image`` (1×28×28 or 28×28), set latent dimension ``dim`` of its mean code to ``value``, decode.
+
+    Returns ``(code, reconstruction, edited)``: the original mean code and the two 28×28 decoded images.
+    """
+    if not 0 <= dim < model.latent_dim:
+        raise ValueError(f"dim must be between 0 and {model.latent_dim - 1}, got {dim}")
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        code = model.encode(image.reshape(1, 1, 28, 28).to(device))[0][0].cpu()
+    edited = code.clone()
+    edited[dim] = value
+    return code, decode_latent(model, code), decode_latent(model, edited)
+
+
+@torch.no_grad()
+def most_used_dims(model, images: torch.Tensor, count: int) -> list[int]:
+    """The ``count`` latent dimensions with the largest average KL on ``images``: the ones the decoder relies on.
+
+    Dimensions the VAE does not use keep q(z|x) ≈ N(0, 1) (KL ≈ 0), and moving them changes almost nothing.
+    """
+    mu, logvar = model.encode(images.to(next(model.parameters()).device))
+    kl_per_dim = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(dim=0)
+    return kl_per_dim.argsort(descending=True)[:count].tolist()
+
+
+def image_png(image: torch.Tensor, scale: int = 6) -> bytes:
+    """A 28×28 image in [0, 1] as PNG bytes, ``scale`` times larger, ink dark on white (for an ipywidgets Image)."""
+    from io import BytesIO
+
+    import matplotlib.image
+
+    pixels = torch.as_tensor(image).detach().cpu().float().reshape(28, 28).clamp(0, 1).numpy()
+    big = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+    buffer = BytesIO()
+    matplotlib.image.imsave(buffer, 1.0 - big, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    return buffer.getvalue()
+
+
+def latent_sliders(model, start, dims: list[int], span: float = 3.0):
+    """Sliders over the latent dimensions ``dims`` of a VAE, starting at code ``start``; the digit redraws on release.
+
+    Dimensions without a slider keep their value from ``start``. Returns the widget to display.
+    """
+    import ipywidgets as widgets
+
+    code = torch.as_tensor(start, dtype=torch.float32).reshape(-1).clone()
+    picture = widgets.Image(value=image_png(decode_latent(model, code)), format="png", width=168, height=168)
+    sliders = [widgets.FloatSlider(value=float(code[d]), min=-span, max=span, step=0.1, description=f"z[{d}]",
+                                   continuous_update=False) for d in dims]
+
+    def redraw(_change=None):
+        for dim, slider in zip(dims, sliders):
+            code[dim] = slider.value
+        picture.value = image_png(decode_latent(model, code))
+
+    for slider in sliders:
+        slider.observe(redraw, names="value")
+    return widgets.HBox([widgets.VBox(sliders), picture])
+
+
+def image_editor(model, images: torch.Tensor, span: float = 3.0):
+    """Pick a digit, pick a latent dimension, move it: shows the digit, its reconstruction and the edited version."""
+    import ipywidgets as widgets
+
+    index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="digit #", continuous_update=False)
+    dim = widgets.IntSlider(value=0, min=0, max=model.latent_dim - 1, description="dimension", continuous_update=False)
+    value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description="new value", continuous_update=False)
+    pictures = [widgets.Image(format="png", width=140, height=140) for _ in range(3)]
+    captions = [widgets.Label(text) for text in ("test digit", "reconstruction", "edited")]
+    status = widgets.Label()
+
+    def redraw(_change=None):
+        image = images[index.value]
+        code, reconstruction, edited = edit_latent(model, image, dim.value, value.value)
+        for picture, shown in zip(pictures, (image, reconstruction, edited)):
+            picture.value = image_png(shown, scale=5)
+        status.value = f"z[{dim.value}] of this digit is {code[dim.value]:+.2f}; now set to {value.value:+.1f}"
+
+    def start_from_digit(_change=None):
+        code = edit_latent(model, images[index.value], dim.value, 0.0)[0]
+        own_value = round(float(code[dim.value]), 1)
+        if value.value == own_value:
+            redraw()
+        else:
+            value.value = own_value
+
+    index.observe(start_from_digit, names="value")
+    dim.observe(start_from_digit, names="value")
+    value.observe(redraw, names="value")
+    start_from_digit()
+    columns = [widgets.VBox([caption, picture]) for caption, picture in zip(captions, pictures)]
+    return widgets.VBox([widgets.HBox([index, dim, value]), widgets.HBox(columns), status])
+
 
 # --- DCGAN interpolation and arithmetic explorers (notebook 05) ---
 
