@@ -1,0 +1,56 @@
+"""Exercises for notebook 02: write the feature distance at the heart of the perceptual loss."""
+
+from __future__ import annotations
+
+import torch
+
+from . import Exercise
+
+
+def _feature_distance(features_a: dict, features_b: dict) -> torch.Tensor:
+    return sum((features_a[name] - features_b[name]).pow(2).flatten(1).mean(1) for name in features_a)
+
+
+def _per_layer(features_a, features_b, reduce):
+    return {name: reduce(features_a[name] - features_b[name]) for name in features_a}
+
+
+def _diagnose_feature_distance(args, expected, got):
+    features_a, features_b = args
+    got = torch.as_tensor(got, dtype=torch.float64)
+    n = next(iter(features_a.values())).shape[0]
+    if got.numel() == 1 and n > 1:
+        return f"return one distance per image ({n} numbers here): average over each image's activations, not over the batch."
+    if got.shape != expected.shape:
+        return f"the result should have shape ({n},): one number per image."
+    mean_abs = sum(_per_layer(features_a, features_b, lambda d: d.abs().flatten(1).mean(1)).values())
+    summed = sum(_per_layer(features_a, features_b, lambda d: d.pow(2).flatten(1).sum(1)).values())
+    if torch.allclose(got, mean_abs.double(), atol=1e-6):
+        return "square the differences (you took their absolute value)."
+    if torch.allclose(got, summed.double(), atol=1e-4):
+        return "average over each layer's activations instead of summing them, so that big layers do not drown small ones."
+    for name in features_a:
+        only = (features_a[name] - features_b[name]).pow(2).flatten(1).mean(1)
+        if len(features_a) > 1 and torch.allclose(got, only.double(), atol=1e-6):
+            return f"you used only the layer '{name}'; add up the distances of every layer in the dict."
+    return None
+
+
+def _features(seed: int, shapes: dict) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    return {name: torch.rand(shape, generator=generator) for name, shape in shapes.items()}
+
+
+_SHAPES = {"conv1": (3, 4, 5, 5), "hidden": (3, 6)}
+
+feature_distance = Exercise(
+    name="feature_distance",
+    reference=_feature_distance,
+    cases=[
+        ({"conv1": torch.zeros(2, 1, 2, 2)}, {"conv1": torch.ones(2, 1, 2, 2)}),
+        (_features(0, {"conv1": (2, 3, 4, 4)}), _features(1, {"conv1": (2, 3, 4, 4)})),
+        (_features(2, _SHAPES), _features(3, _SHAPES)),
+    ],
+    hint="for each layer: difference, square, flatten everything but the first (image) axis, mean over it; then add the layers.",
+    diagnose=_diagnose_feature_distance,
+)

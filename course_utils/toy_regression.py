@@ -1,0 +1,94 @@
+"""Toy regression problems for notebook 01, clearly synthetic: points around a line, a two-mode target, toy faces.
+
+Each one has several correct answers for the same input, so a network trained with MSE shows what it really learns:
+the average of the correct answers (the conditional mean), not any one of them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Minibatches
+from .train import train
+
+
+def points_around_line(n: int, slope: float = 0.8, intercept: float = 0.2, noise: float = 0.3,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points (x, y) with x uniform in [−2, 2] and y = slope·x + intercept + Gaussian noise; two n×1 tensors."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=generator) * 4 - 2
+    y = slope * x + intercept + noise * torch.randn(n, 1, generator=generator)
+    return x, y
+
+
+def two_mode_targets(n: int, modes: tuple[float, float] = (0.15, 0.85), spread: float = 0.03,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A toy "hair brightness" target: each of ``n`` inputs x ∈ [0, 1] gets one of two ``modes`` (½ each) plus noise.
+
+    The input carries no information about which mode, so both are equally correct for every x.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=generator)
+    pick = torch.randint(0, 2, (n, 1), generator=generator)
+    y = torch.tensor(modes)[pick] + spread * torch.randn(n, 1, generator=generator)
+    return x, y
+
+
+def toy_faces(n: int, beard_probability: float = 0.5, size: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` cartoon faces (n×1×size×size, ink = 1): a round head and two eyes; a beard with ``beard_probability``.
+
+    Returns the images and a boolean tensor saying which faces have a beard. A toy, not data: it isolates one attribute.
+    """
+    if not 0 <= beard_probability <= 1:
+        raise ValueError(f"beard_probability must be between 0 and 1, got {beard_probability}")
+    generator = torch.Generator().manual_seed(seed)
+    row, col = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    centre = (size - 1) / 2
+    radius = torch.hypot(row - centre, col - centre)
+    head = ((radius > 0.36 * size) & (radius < 0.46 * size)).float()
+    eyes = ((row - 0.38 * size).abs() < 0.06 * size) & (((col - 0.33 * size).abs() < 0.06 * size) | ((col - 0.64 * size).abs() < 0.06 * size))
+    beard = (radius < 0.42 * size) & (row > 0.62 * size)
+    has_beard = torch.rand(n, generator=generator) < beard_probability
+    faces = torch.maximum(head, eyes.float()).expand(n, size, size).clone()
+    faces[has_beard] = torch.maximum(faces[has_beard], beard.float())
+    return faces.unsqueeze(1), has_beard
+
+
+def beard_region(size: int = 20) -> torch.Tensor:
+    """Boolean size×size mask of the pixels that only a beard covers (inside the head, below the mouth line)."""
+    with_beard, _ = toy_faces(1, beard_probability=1.0, size=size)
+    without, _ = toy_faces(1, beard_probability=0.0, size=size)
+    return (with_beard - without)[0, 0] > 0
+
+
+class MLPRegressor(nn.Module):
+    """A small fully connected network from ``in_features`` numbers to ``out_features`` numbers (one hidden layer)."""
+
+    def __init__(self, in_features: int = 1, out_features: int = 1, hidden: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def fit_mse_regressor(x: torch.Tensor, y: torch.Tensor, epochs: int = 200, hidden: int = 32, lr: float = 1e-2,
+                      batch_size: int = 128, seed: int = 0) -> MLPRegressor:
+    """Train an :class:`MLPRegressor` from x (N×d_in) to y (N×d_out) by minimising the mean squared error."""
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must be N×d tables with the same N, got {tuple(x.shape)} and {tuple(y.shape)}")
+    torch.manual_seed(seed)
+    model = MLPRegressor(x.shape[1], y.shape[1], hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(xb, yb):
+        loss = F.mse_loss(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"mse": loss}
+
+    train(step, Minibatches(x, y, batch_size=batch_size), epochs, progress=False)
+    return model.eval()
