@@ -8,13 +8,14 @@ WORKERS ?= 2
 TEST_ENV := PYTHONPATH=$(CURDIR) COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE=$(CURDIR)/build/test-cache \
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help setup lab test unit slides strip clean
+.PHONY: help setup lab test unit slides warmup strip clean
 
 help:
 	@echo "make lab    - set up .venv if needed and open the course in JupyterLab"
 	@echo "make test   - set up .venv if needed and run every test (unit tests, notebooks, hygiene)"
 	@echo "make unit   - only the unit tests for course_utils (fast)"
 	@echo "make slides - execute the notebooks (quick mode) and write offline reveal.js decks to build/slides/"
+	@echo "make warmup - train and cache every model the notebooks load, so live demos take seconds"
 	@echo "make strip  - remove outputs from the notebooks before committing"
 	@echo "make clean  - delete build outputs and caches (keeps .venv)"
 
@@ -41,6 +42,9 @@ unit: $(STAMP)
 slides: $(STAMP)
 	COURSE_QUICK=1 PYTHONPATH=$(CURDIR) $(BIN)/python tools/build_slides.py --out build/slides
 	@echo "Open build/slides/index.html in a browser (works offline)."
+
+warmup: $(STAMP)
+	$(BIN)/python -m course_utils.warmup
 
 strip: $(STAMP)
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
