@@ -73,15 +73,15 @@ def test_deck_initialises_offline_with_every_slide_and_nothing_overflows(browser
             page.wait_for_function(PRESENT, arg=[h, v], timeout=5_000)
             page.wait_for_timeout(50)  # reveal.js asks MathJax to re-typeset the new slide; wait until it has
             page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
-            height, title, has_math = page.evaluate("""() => {
+            height, title, has_derivation = page.evaluate("""() => {
                 const s = document.querySelector('.reveal .slides section.present:not(.stack)');
                 const heading = s.querySelector('h1, h2, h3');
                 return [s.scrollHeight, heading ? heading.textContent.trim() : '(no heading)',
-                        !!s.querySelector('.MathJax_Display, .MathJax_CHTML')];
+                        s.querySelectorAll('.MJXc-display').length >= 2];
             }""")
             if height > SLIDE_H + 4:
                 overflowing.append(f"#/{h}/{v} '{title[:60]}' is {height}px tall")
-            if has_math and not derivation_shot:
+            if has_derivation and not derivation_shot:
                 page.wait_for_timeout(300)
                 page.screenshot(path=str(SCREENSHOTS / f"slides_{notebook.stem}_derivation.png"))
                 derivation_shot = True
