@@ -207,6 +207,16 @@ def _first_reachable_mirror(mirrors) -> str | None:
     return None
 
 
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Map images from [−1, 1] (a generator's Tanh output) back to pixel values in [0, 1], clipping the rest."""
+    return ((images.float() + 1) / 2).clamp(0, 1)
+
+
+def to_tanh_range(images: torch.Tensor) -> torch.Tensor:
+    """Map pixel values from [0, 1] to [−1, 1], the range of a generator's Tanh output (GANs train on this scale)."""
+    return images * 2 - 1
+
+
 class Minibatches:
     """Iterate over aligned tensors in shuffled minibatches, without leaving their device.
 

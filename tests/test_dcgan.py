@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from course_utils.models.dcgan import (DCGAN, Discriminator, Generator, batchnorm_shift_maps, fit_dcgan,
-                                       pretrained_dcgan, shape_table, shape_table_markdown, to_pixels, to_tanh_range)
+                                       pretrained_dcgan, shape_table, shape_table_markdown)
+from course_utils.data import to_pixels, to_tanh_range
 
 
 @pytest.mark.parametrize("size, first_map, layers", [(28, 7, 2), (32, 4, 3), (64, 4, 4)])

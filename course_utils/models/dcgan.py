@@ -17,7 +17,7 @@ from torch import nn
 
 from ..checkpoints import pretrained
 from ..config import budget
-from ..data import Minibatches, load_mnist
+from ..data import Minibatches, load_mnist, to_pixels, to_tanh_range
 from ..device import autocast_dtype, memory_format
 from ..gan import make_gan_step, sample_latent
 from ..train import train
@@ -110,16 +110,6 @@ def init_dcgan_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
-
-
-def to_pixels(images: torch.Tensor) -> torch.Tensor:
-    """Map generator output from [−1, 1] (Tanh) to pixel values in [0, 1]."""
-    return ((images.float() + 1) / 2).clamp(0, 1)
-
-
-def to_tanh_range(images: torch.Tensor) -> torch.Tensor:
-    """Map pixel values from [0, 1] to [−1, 1], the range of the generator's Tanh output."""
-    return images * 2 - 1
 
 
 def shape_table(model: nn.Module, example: torch.Tensor) -> list[tuple[str, tuple[int, ...], int]]:

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..checkpoints import pretrained
 from ..config import budget
-from ..data import Minibatches, load_mnist
+from ..data import Minibatches, load_mnist, to_tanh_range
 from ..densities import discriminator_gap, integrate, kernel_density, optimal_discriminator
 from ..gan import make_gan_step, sample_latent
 from ..train import History, train
@@ -125,7 +125,7 @@ def pretrained_mnist_gan(device: torch.device | str | None = None, snapshots: in
                     taken.append(generator(fixed_z).cpu())
                     generator.train()
 
-        history = fit_gan(generator, discriminator, images * 2 - 1, epochs=epochs, batch_size=64, lr=5e-4,
+        history = fit_gan(generator, discriminator, to_tanh_range(images), epochs=epochs, batch_size=64, lr=5e-4,
                           on_epoch_end=snapshot, description="MNIST GAN")
         curves = {name: torch.tensor(values) for name, values in history.items()}
         return {**curves, "steps": torch.tensor(history.steps), "snapshot_epochs": torch.tensor(keep),
