@@ -5,8 +5,8 @@ measures the negative ELBO and an importance-weighted estimate of −log p(x), i
 10,000-digit MNIST test set read from IDX files. Two training loops, measured in the same run:
 
 * reference — a straightforward loop: Adam 1e-3, batch 128, summed BCE + KL, a ``DataLoader``, ``.item()`` each step;
-* recipe    — ``course_utils.models.vae.fit_vae`` as notebook 03 uses it: one-cycle learning rate, larger batches,
-  minibatches sliced on the device, the course's ``train`` loop.
+* recipe    — ``course_utils.models.vae.fit_vae`` with ``VAERecipe`` as notebook 03 uses it: one-cycle learning rate,
+  larger batches, minibatches sliced on the device, the course's ``train`` loop.
 
     PYTHONPATH=. .venv/bin/python benchmarks/vae.py --test-dir ../shared/data/mnist/raw
     (or set MNIST_TEST_DIR; --epochs 20,40,60 picks the recipe's epoch counts, --threads the CPU threads)
@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.data import load_mnist, load_mnist_idx
+from benchmarks.mnist_idx import load_mnist_idx
+from course_utils.data import load_mnist
 from course_utils.losses import gaussian_kl
-from course_utils.models.vae import VAE, evaluate_vae, fit_vae
+from course_utils.models.vae import VAE, VAERecipe, evaluate_vae, fit_vae
 
 
 def reference_training(model: VAE, rows: torch.Tensor, epochs: int) -> None:
@@ -84,7 +85,8 @@ def main() -> None:
         if loop == "reference":
             wall, cpu = timed(lambda: reference_training(model, rows, epochs))
         else:
-            wall, cpu = timed(lambda: fit_vae(model, rows, epochs, progress=False))
+            recipe = VAERecipe(images_seen=epochs * len(rows))
+            wall, cpu = timed(lambda: fit_vae(model, rows, recipe, progress=False))
         torch.manual_seed(args.seed + 1)
         scores = evaluate_vae(model, test_images, samples=args.iwae_samples)
         results.append((loop, epochs, wall, cpu, scores))

@@ -1,4 +1,4 @@
-"""Saving and loading models safely, and a train-once-then-cache ``pretrained`` for demos.
+"""Saving and loading models safely, and ``pretrained(recipe)``: train once, then load from the cache.
 
 Checkpoints are written atomically (a crash mid-write never leaves half a file) and read with
 ``torch.load(weights_only=True)``, which refuses to run code hidden in a file. A damaged cache file is reported
@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .config import cache_dir, quick_mode
+from .config import cache_dir
+from .recipe import Recipe
 
 
 class CheckpointError(RuntimeError):
@@ -63,34 +64,47 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     return state
 
 
-def pretrained(name: str, build: Callable[[], nn.Module], fit: Callable[[nn.Module], dict | None],
-               device: torch.device | str | None = None, version: int = 1, verbose: bool = True) -> tuple[nn.Module, dict]:
-    """Return ``(model, info)``: loaded from the cache if a good copy exists, otherwise trained once and cached.
+def pretrained(recipe: Recipe, device: torch.device | str | None = None, verbose: bool = True) -> tuple[nn.Module, dict]:
+    """Return ``(model, info)`` for ``recipe``: loaded from the cache if a good copy exists, else trained once and cached.
 
-    ``build()`` makes the untrained model; ``fit(model)`` trains it in place and may return a dict of numbers worth
-    remembering (test accuracy, …), handed back as ``info``. Quick-mode and full-mode models are cached separately,
-    and ``version`` lets a notebook invalidate old caches when the recipe changes. A damaged file or one that no
-    longer fits the architecture is retrained, with a message.
+    The cache file is named by ``recipe.key()``, a hash of every field, so a changed recipe trains a new model. The
+    checkpoint holds the recipe's fields, the weights and ``info`` (what ``recipe.fit`` returned: test accuracy,
+    curves, …). Training is seeded with ``recipe.seed`` without disturbing the caller's random numbers, so the same
+    recipe gives the same model and a notebook behaves alike whether or not its model was cached. A damaged file, or
+    one that no longer fits the architecture, is retrained with a message. The model comes back in eval mode.
     """
-    mode = "quick" if quick_mode() else "full"
-    path = cache_dir() / "models" / f"{name}-v{version}-{mode}.pt"
-    model = build()
+    path = cache_dir() / "models" / f"{recipe.key()}.pt"
     if path.exists():
         try:
             state = load_checkpoint(path)
+            if state.get("recipe") != recipe.fields():
+                raise CheckpointError(f"it was trained with a different recipe ({state.get('recipe')})")
+            model = recipe.build()
             model.load_state_dict(state["model"])
             if verbose:
-                print(f"Loaded the trained {name} from the cache ({path}).")
+                print(f"Loaded the trained {recipe.name} from the cache ({path}).")
             return _ready(model, device), dict(state.get("info", {}))
         except (CheckpointError, KeyError, RuntimeError) as error:
-            print(f"The cached {name} could not be used ({str(error).splitlines()[0]}); training it again.")
-            model = build()
-    model = model.to(device) if device is not None else model
-    info = fit(model) or {}
-    save_checkpoint(path, {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "info": dict(info)})
+            print(f"The cached {recipe.name} could not be used ({str(error).splitlines()[0]}); training it again.")
+    with _seeded(recipe.seed, device):
+        model = recipe.build()
+        model = model.to(device) if device is not None else model
+        info = recipe.fit(model, device) or {}
+    save_checkpoint(path, {"recipe": recipe.fields(), "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                           "info": dict(info)})
     if verbose:
-        print(f"Trained {name} and cached it in {path}: later runs load it in seconds.")
+        print(f"Trained the {recipe.name} and cached it in {path}: later runs load it in seconds.")
     return _ready(model, device), dict(info)
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device | str | None):
+    """Seed PyTorch (CPU, and the GPU that trains) inside the block, then restore the caller's random state."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    gpus = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.manual_seed(seed)
+        yield
 
 
 def _ready(model: nn.Module, device) -> nn.Module:

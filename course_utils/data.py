@@ -10,6 +10,9 @@ Two sources, both genuine MNIST digits:
 ``COURSE_DATA=bundled`` or ``COURSE_DATA=torchvision`` forces a source; otherwise ``auto`` tries torchvision and
 falls back to the bundled digits within a few seconds when there is no network. A one-line message says which
 source is in use.
+
+Also here: checks that a tensor really is a batch of digits, pixel shifts (a fixed one and random augmentation),
+the maps between the [0, 1] and [−1, 1] pixel scales, and ``Minibatches``, which slices batches on the device.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .config import cache_dir
 
@@ -207,6 +211,61 @@ def _first_reachable_mirror(mirrors) -> str | None:
     return None
 
 
+# --- Checking and reshaping digit batches ---
+
+PIXELS = 28 * 28
+
+
+def check_digit_batch(x: torch.Tensor) -> None:
+    """Raise a clear ``ValueError`` unless ``x`` is a float batch of N×1×28×28 images."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a tensor of images, got {type(x).__name__}")
+    if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"expected a batch of MNIST images shaped N×1×28×28, got {tuple(x.shape)}; "
+                         "a single image needs .unsqueeze(0), flat rows need .view(-1, 1, 28, 28)")
+    if not x.is_floating_point():
+        raise ValueError(f"expected float pixel values in [0, 1], got dtype {x.dtype}; divide uint8 images by 255")
+
+
+def flatten_digits(x: torch.Tensor) -> torch.Tensor:
+    """Check that ``x`` holds MNIST images (N×1×28×28 or N×784, float) and return them as N×784 rows."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a tensor of images, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"expected float pixel values in [0, 1], got dtype {x.dtype}; divide uint8 images by 255")
+    if x.ndim == 4 and tuple(x.shape[1:]) == (1, 28, 28):
+        return x.reshape(x.shape[0], PIXELS)
+    if x.ndim == 2 and x.shape[1] == PIXELS:
+        return x
+    raise ValueError(f"expected MNIST images shaped N×1×28×28 or N×784, got {tuple(x.shape)}; "
+                     "a single image needs .unsqueeze(0)")
+
+
+# --- Moving digits around: a fixed shift (notebook 02) and random shifts (augmentation) ---
+
+def shift_right(images: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Move every image ``pixels`` columns to the right, filling the gap with paper (0)."""
+    if pixels < 0 or pixels >= images.shape[-1]:
+        raise ValueError(f"shift must be between 0 and {images.shape[-1] - 1} pixels, got {pixels}")
+    if pixels == 0:
+        return images.clone()
+    return F.pad(images[..., :-pixels], (pixels, 0))
+
+
+def random_shift(images: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
+    """Shift each N×1×28×28 image by up to ``max_shift`` pixels in x and y (zero padding): cheap augmentation."""
+    n = images.shape[0]
+    padded = F.pad(images, (max_shift,) * 4)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), device=images.device)
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), device=images.device)
+    rows = (dy[:, None] + torch.arange(28, device=images.device)[None, :])
+    cols = (dx[:, None] + torch.arange(28, device=images.device)[None, :])
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+# --- The two pixel scales: [0, 1] for data and figures, [−1, 1] for a Tanh generator ---
+
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
     """Map images from [−1, 1] (a generator's Tanh output) back to pixel values in [0, 1], clipping the rest."""
     return ((images.float() + 1) / 2).clamp(0, 1)
@@ -222,10 +281,11 @@ class Minibatches:
 
     MNIST fits in memory (and in GPU memory), so indexing the tensors directly is much faster than a
     ``DataLoader`` that copies every batch. ``len()`` is the number of batches per epoch, so tqdm can show progress.
+    ``rng`` (a ``torch.Generator``) makes the shuffling repeatable.
     """
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, drop_last: bool = False,
-                 generator: torch.Generator | None = None):
+                 rng: torch.Generator | None = None):
         if not tensors:
             raise ValueError("Minibatches needs at least one tensor, e.g. Minibatches(images, labels, batch_size=128)")
         sizes = {t.shape[0] for t in tensors}
@@ -240,7 +300,7 @@ class Minibatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.generator = generator
+        self.rng = rng
         self.size = sizes.pop()
 
     def __len__(self) -> int:
@@ -250,59 +310,10 @@ class Minibatches:
     def __iter__(self):
         device = self.tensors[0].device
         if self.shuffle:
-            order = torch.randperm(self.size, generator=self.generator).to(device)
+            order = torch.randperm(self.size, generator=self.rng).to(device)
         else:
             order = torch.arange(self.size, device=device)
         for batch in range(len(self)):
             index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
             parts = tuple(t[index] for t in self.tensors)
             yield parts[0] if len(parts) == 1 else parts
-
-
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-IDX_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (the format MNIST is distributed in), gzipped or plain, into a NumPy array."""
-    import gzip
-
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise ValueError(f"{path} is not a readable gzip file ({error})") from error
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
-    dims = raw[3]
-    header = 4 + 4 * dims
-    shape = tuple(int(n) for n in np.frombuffer(raw[4:header], dtype=">u4")) if len(raw) >= header else None
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    if shape is None or len(raw) != header + int(np.prod(shape)) * dtype.itemsize:
-        raise ValueError(f"{path} is truncated or damaged: its header promises shape {shape} but it holds "
-                         f"{len(raw) - min(header, len(raw))} bytes of data")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-
-
-def load_mnist_idx(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
-    """The MNIST test set from the original IDX files in ``folder`` (``t10k-*-ubyte``, optionally ``.gz``).
-
-    Returns ``(images, labels)`` like :func:`load_mnist`: N×1×28×28 float32 in [0, 1] and int64 labels. Used by the
-    benchmarks to measure quality on the genuine 10,000 test digits; the course itself never needs these files.
-    """
-    folder = Path(folder)
-    arrays = []
-    for name in IDX_TEST_FILES:
-        candidates = [folder / (name + ".gz"), folder / name]
-        found = next((path for path in candidates if path.is_file()), None)
-        if found is None:
-            raise FileNotFoundError(f"no {name}(.gz) in {folder}: point this at the folder holding MNIST's IDX test files")
-        arrays.append(read_idx(found))
-    pixels, labels = arrays
-    if pixels.ndim != 3 or pixels.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(pixels):
-        raise ValueError(f"the IDX files in {folder} do not hold 28×28 images with one label each "
-                         f"(images {pixels.shape}, labels {labels.shape})")
-    images = torch.from_numpy(pixels.astype(np.float32) / 255.0).unsqueeze(1)
-    return images, torch.from_numpy(labels.astype(np.int64))

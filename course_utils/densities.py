@@ -90,12 +90,12 @@ def discriminator_gap(d: torch.Tensor, d_star: torch.Tensor, p_data: torch.Tenso
     return integrate((p_data + p_g) / 2 * (d - d_star).abs(), x)
 
 
-def perturb_discriminator(d: torch.Tensor, x: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def perturb_discriminator(d: torch.Tensor, x: torch.Tensor, scale: float, rng: torch.Generator | None = None) -> torch.Tensor:
     """``d`` with a random smooth wiggle of size ``scale`` added to its logit: a competitor to test D* against."""
     _check_on_grid(d, x, "d")
     wiggle = torch.zeros_like(x)
     for frequency in (0.5, 1.0, 2.0, 4.0):
-        amplitude, phase = torch.randn((), generator=generator, dtype=x.dtype), torch.rand((), generator=generator, dtype=x.dtype)
+        amplitude, phase = torch.randn((), generator=rng, dtype=x.dtype), torch.rand((), generator=rng, dtype=x.dtype)
         wiggle = wiggle + amplitude * torch.sin(frequency * x + 2 * math.pi * phase)
     return torch.sigmoid(torch.logit(d, eps=1e-12) + scale * wiggle)
 
@@ -144,10 +144,10 @@ class GaussianMixture:
     def dim(self) -> int:
         return self.means.shape[1]
 
-    def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``count`` samples as a count×dim float32 tensor (move it to the device yourself)."""
-        component = torch.multinomial(self.weights / self.weights.sum(), count, replacement=True, generator=generator)
-        noise = torch.randn(count, self.dim, generator=generator, dtype=torch.float64)
+    def sample(self, count: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` samples as a count×dim float32 tensor (move it to the device yourself); ``rng`` makes them repeatable."""
+        component = torch.multinomial(self.weights / self.weights.sum(), count, replacement=True, generator=rng)
+        noise = torch.randn(count, self.dim, generator=rng, dtype=torch.float64)
         return (self.means[component] + self.std * noise).float()
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:

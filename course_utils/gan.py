@@ -1,8 +1,9 @@
-"""One step of GAN training — a discriminator update, then a generator update with D frozen — for any G and D.
+"""GAN training for any G and D: one step — a discriminator update, then a generator update with D frozen — and the loop.
 
 ``make_gan_step`` returns a function for :func:`course_utils.train.train`, so an MLP GAN on a toy distribution and
-a DCGAN on MNIST are trained by the same few lines. It logs D's loss, G's loss, and the mean of D(x) on real and
-D(G(z)) on fake images, which say more about a GAN's progress than its losses do.
+a DCGAN on MNIST are trained by the same few lines (notebooks 04 and 05 write the step out; a test checks that it
+matches this one). It logs D's loss, G's loss, and the mean of D(x) on real and D(G(z)) on fake images, which say
+more about a GAN's progress than its losses do. ``fit_gan`` runs it with Adam over minibatches for some epochs.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
+from .data import Minibatches
+from .latent import sample_latent
 from .losses import GENERATOR_LOSSES, discriminator_loss
-
-
-def sample_latent(count: int, latent_dim: int, device: torch.device | str | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """``count`` latent vectors z ~ N(0, I) of size ``latent_dim`` (the prior p(z) of the generator)."""
-    return torch.randn(count, latent_dim, device=device, generator=generator)
+from .train import History, train
 
 
 def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -82,3 +80,25 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
                 "d_real": torch.sigmoid(real_logits).mean().detach(), "d_fake": torch.sigmoid(fake_logits).mean().detach()}
 
     return step
+
+
+def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, *, epochs: int, batch_size: int = 128,
+            lr: float = 2e-4, d_lr: float | None = None, betas: tuple[float, float] = (0.5, 0.999),
+            generator_loss: str = "non-saturating", autocast_dtype: torch.dtype | None = None,
+            on_epoch_end: Callable[[int, History], None] | None = None, progress: bool = True,
+            description: str = "GAN") -> History:
+    """Train ``generator`` (with a ``latent_dim``) and ``discriminator`` on ``data`` with Adam and :func:`make_gan_step`.
+
+    Both learn at rate ``lr`` unless ``d_lr`` gives the discriminator its own. The data stays on its device and is cut
+    into shuffled minibatches (the last, incomplete one is dropped). Returns the history; both networks end in eval
+    mode. A NaN or infinite loss stops training with :class:`~course_utils.train.TrainingDiverged` and advice.
+    """
+    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas)
+    step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, generator_loss=generator_loss,
+                         autocast_dtype=autocast_dtype)
+    generator.train(), discriminator.train()
+    history = train(step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
+                    on_epoch_end=on_epoch_end, progress=progress, description=description)
+    generator.eval(), discriminator.eval()
+    return history

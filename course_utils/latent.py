@@ -1,6 +1,7 @@
-"""Walking a generator's latent space: interpolation (linear and spherical) and attribute vector arithmetic.
+"""A generator's latent space: drawing z from the prior, interpolation (linear and spherical), attribute arithmetic.
 
-Attributes are measured on the images themselves — ink (how much of the image is stroke) and slant (how far the
+Every generative model of the course draws its latent vectors with :func:`sample_latent`. Attributes are measured
+on the images themselves — ink (how much of the image is stroke) and slant (how far the
 strokes lean right) — so a student can check with a number that adding an attribute vector did what it should.
 """
 
@@ -10,7 +11,31 @@ from collections.abc import Callable
 
 import torch
 
-from .models.classifier import check_digit_batch
+from .data import check_digit_batch
+
+
+def check_latents(z: torch.Tensor, latent_dim: int) -> None:
+    """Raise a clear ``ValueError`` unless ``z`` is a batch of latent vectors shaped N×``latent_dim``."""
+    if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != latent_dim:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise ValueError(f"expected latent vectors shaped N×{latent_dim}, got {shape}; "
+                         "one vector needs .unsqueeze(0)")
+
+
+def sample_latent(n: int, latent_dim: int, device: torch.device | str | None = None,
+                  rng: int | torch.Generator | None = None) -> torch.Tensor:
+    """``n`` latent vectors z ~ N(0, I) of size ``latent_dim``: the prior p(z) of every course model.
+
+    ``rng`` (a seed or a ``torch.Generator``) makes them repeatable; they are then drawn on the CPU and moved to
+    ``device``, so a seed gives the same vectors on every machine. Without it they are drawn on ``device`` directly.
+    """
+    if rng is None:
+        return torch.randn(n, latent_dim, device=device)
+    if isinstance(rng, bool) or not isinstance(rng, (int, torch.Generator)):
+        raise ValueError(f"rng must be a seed (int), a torch.Generator or None, got {rng!r}")
+    if isinstance(rng, int):
+        rng = torch.Generator().manual_seed(rng)
+    return torch.randn(n, latent_dim, generator=rng).to(device)
 
 
 def _check_pair(z0: torch.Tensor, z1: torch.Tensor) -> None:
@@ -111,15 +136,16 @@ def add_direction(latents: torch.Tensor, direction: torch.Tensor, strengths) -> 
 
 
 @torch.no_grad()
-def attribute_arithmetic(sample: Callable[[torch.Tensor], torch.Tensor], attribute: Callable[[torch.Tensor], torch.Tensor],
-                         pool: torch.Tensor, targets: torch.Tensor, strengths, fraction: float = 0.2) -> dict[str, torch.Tensor]:
+def attribute_arithmetic(model, attribute: Callable[[torch.Tensor], torch.Tensor], pool: torch.Tensor, targets: torch.Tensor,
+                         strengths, fraction: float = 0.2) -> dict[str, torch.Tensor]:
     """Find an attribute vector from a ``pool`` of latents, add it to ``targets`` and measure the result.
 
-    ``sample(z)`` turns latents into images in [0, 1]; ``attribute(images)`` scores them. Returns the direction,
-    the edited images (S×N×1×28×28, one row per strength) and their measured attribute (S×N).
+    ``model`` is any generative model of the course (``model.decode(z)`` gives images in [0, 1]);
+    ``attribute(images)`` scores images. Returns the direction, the edited images (S×N×1×28×28, one row per strength)
+    and their measured attribute (S×N).
     """
-    direction = attribute_direction(pool, attribute(sample(pool)), fraction)
+    direction = attribute_direction(pool, attribute(model.decode(pool)), fraction)
     edited = add_direction(targets, direction, strengths)
-    images = sample(edited.flatten(0, 1))
+    images = model.decode(edited.flatten(0, 1))
     images = images.reshape(*edited.shape[:2], *images.shape[1:])
     return {"direction": direction, "images": images, "measured": attribute(images.flatten(0, 1)).reshape(edited.shape[:2])}

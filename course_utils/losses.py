@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-# --- Regression and perceptual losses (notebooks 01–02) ---
+# --- The perceptual loss (notebook 02) ---
 
 class FeatureExtractor(nn.Module):
     """A frozen classifier seen as a map image → intermediate activations (a dict layer name → tensor).
@@ -61,48 +61,20 @@ def perceptual_loss(generated: torch.Tensor, reference: torch.Tensor, extractor:
     return loss
 
 
-def shift_right(images: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Move every image ``pixels`` columns to the right, filling the gap with paper (0)."""
-    if pixels < 0 or pixels >= images.shape[-1]:
-        raise ValueError(f"shift must be between 0 and {images.shape[-1] - 1} pixels, got {pixels}")
-    if pixels == 0:
-        return images.clone()
-    return F.pad(images[..., :-pixels], (pixels, 0))
-
-
-@torch.no_grad()
-def distance_under_shift(images: torch.Tensor, extractor: FeatureExtractor, max_shift: int) -> dict[str, torch.Tensor]:
-    """Pixel MSE and feature distance between digits and themselves shifted by 0…``max_shift`` pixels.
-
-    Each curve is divided by the same distance between *different* digits (each image vs the next one), so 1.0 means
-    "as far apart as two unrelated digits" and the two curves share an axis. Returns ``shifts``, ``pixel``, ``feature``.
-    """
-    if images.shape[0] < 2:
-        raise ValueError("need at least two digits: the curves are normalised by the distance between different digits")
-    others = images.roll(1, dims=0)
-    pixel_scale = (images - others).pow(2).mean()
-    feature_scale = feature_distance(images, others, extractor).mean()
-    pixel, feature = [], []
-    for pixels in range(max_shift + 1):
-        shifted = shift_right(images, pixels)
-        pixel.append((images - shifted).pow(2).mean() / pixel_scale)
-        feature.append(feature_distance(images, shifted, extractor).mean() / feature_scale)
-    return {"shifts": torch.arange(max_shift + 1), "pixel": torch.stack(pixel).cpu(), "feature": torch.stack(feature).cpu()}
-
-
-
 # --- VAE: Gaussian KL and the ELBO (notebook 03) ---
 
 LOG_2PI = math.log(2 * math.pi)
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, per_dimension: bool = False) -> torch.Tensor:
     """KL(N(μ, diag σ²) ‖ N(0, I)) in nats for each row: ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1).
 
-    ``mu`` and ``logvar`` (log σ², which keeps σ² positive without constraints) are N×d; returns N values ≥ 0.
+    ``mu`` and ``logvar`` (log σ², which keeps σ² positive without constraints) are N×d; returns N values ≥ 0, or
+    with ``per_dimension=True`` the N×d terms before the sum (how many nats each latent dimension costs).
     """
     _check_gaussian(mu, logvar)
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+    return kl if per_dimension else kl.sum(dim=-1)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
@@ -142,14 +114,14 @@ def importance_weighted_bound(model, x: torch.Tensor, samples: int) -> torch.Ten
     """The importance-weighted lower bound on log p(x) with ``samples`` draws from q(z|x) (Burda et al., 2016).
 
     log p(x) ≥ E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)], which equals the ELBO for k = 1 and tightens as k grows.
-    ``model`` needs ``encode(x) → (mu, logvar)`` and ``decode(z) → logits``; returns N values (nats per image).
+    ``model`` needs ``encode(x) → (mu, logvar)`` and ``decoder_logits(z)``; returns N values (nats per image).
     """
     if not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples must be a positive integer, got {samples!r}")
     mu, logvar = model.encode(x)
     x = x.reshape(x.shape[0], -1)
     z = reparameterize(mu, logvar, torch.randn(samples, *mu.shape, device=mu.device, dtype=mu.dtype))
-    logits = model.decode(z.reshape(-1, mu.shape[-1])).view(samples, *x.shape)
+    logits = model.decoder_logits(z.reshape(-1, mu.shape[-1])).view(samples, *x.shape)
     log_weights = (bernoulli_log_likelihood(logits, x.expand_as(logits))
                    + gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z))
                    - gaussian_log_density(z, mu, logvar))
@@ -165,7 +137,7 @@ def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
         raise ValueError("mu and logvar need at least one dimension (the latent dimensions, last)")
 
 
-# --- GAN losses (notebooks 04–06) ---
+# --- GAN losses (notebooks 04 and 05) ---
 # All take the discriminator's logits l, with D(x) = sigmoid(l): computing log D from logits never takes log(0).
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,15 @@
-"""Numbers that judge images and models: sharpness, and (as the course grows) scores for generated samples."""
+"""Numbers that judge images and models: sharpness, distances under shifts, mode coverage, nearest neighbours, and
+classifier-based scores for generated samples."""
 
 from __future__ import annotations
 
 import torch
 
-from .models.classifier import check_digit_batch
+from .data import check_digit_batch, shift_right
+from .losses import FeatureExtractor, feature_distance
 
 
-# --- Image quality (notebooks 01–03) ---
+# --- Image quality and distances (notebooks 01–03) ---
 
 def sharpness(images: torch.Tensor) -> torch.Tensor:
     """Gradient energy of each image: the average over pixels of ∂x² + ∂y², by forward differences.
@@ -20,6 +22,26 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
     dx = images[..., :-1, 1:] - images[..., :-1, :-1]
     dy = images[..., 1:, :-1] - images[..., :-1, :-1]
     return (dx**2 + dy**2).mean(dim=(1, 2, 3))
+
+
+@torch.no_grad()
+def distance_under_shift(images: torch.Tensor, extractor: FeatureExtractor, max_shift: int) -> dict[str, torch.Tensor]:
+    """Pixel MSE and feature distance between digits and themselves shifted by 0…``max_shift`` pixels (notebook 02).
+
+    Each curve is divided by the same distance between *different* digits (each image vs the next one), so 1.0 means
+    "as far apart as two unrelated digits" and the two curves share an axis. Returns ``shifts``, ``pixel``, ``feature``.
+    """
+    if images.shape[0] < 2:
+        raise ValueError("need at least two digits: the curves are normalised by the distance between different digits")
+    others = images.roll(1, dims=0)
+    pixel_scale = (images - others).pow(2).mean()
+    feature_scale = feature_distance(images, others, extractor).mean()
+    pixel, feature = [], []
+    for pixels in range(max_shift + 1):
+        shifted = shift_right(images, pixels)
+        pixel.append((images - shifted).pow(2).mean() / pixel_scale)
+        feature.append(feature_distance(images, shifted, extractor).mean() / feature_scale)
+    return {"shifts": torch.arange(max_shift + 1), "pixel": torch.stack(pixel).cpu(), "feature": torch.stack(feature).cpu()}
 
 
 # --- GAN training diagnostics (notebook 04) ---
@@ -69,7 +91,7 @@ def nearest_neighbours(queries: torch.Tensor, references: torch.Tensor, chunk: i
     return torch.cat(best_distance), torch.cat(best_index)
 
 
-# --- Classifier-based scores for samples (notebooks 05–06) ---
+# --- Classifier-based scores for samples (notebook 05) ---
 
 @torch.no_grad()
 def class_probabilities(classifier: torch.nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:

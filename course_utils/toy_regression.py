@@ -11,15 +11,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Minibatches
-from .train import train
+from .train import History, train
 
 
 def points_around_line(n: int, slope: float = 0.8, intercept: float = 0.2, noise: float = 0.3,
                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points (x, y) with x uniform in [−2, 2] and y = slope·x + intercept + Gaussian noise; two n×1 tensors."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, generator=generator) * 4 - 2
-    y = slope * x + intercept + noise * torch.randn(n, 1, generator=generator)
+    rng = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=rng) * 4 - 2
+    y = slope * x + intercept + noise * torch.randn(n, 1, generator=rng)
     return x, y
 
 
@@ -29,10 +29,10 @@ def two_mode_targets(n: int, modes: tuple[float, float] = (0.15, 0.85), spread: 
 
     The input carries no information about which mode, so both are equally correct for every x.
     """
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, generator=generator)
-    pick = torch.randint(0, 2, (n, 1), generator=generator)
-    y = torch.tensor(modes)[pick] + spread * torch.randn(n, 1, generator=generator)
+    rng = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=rng)
+    pick = torch.randint(0, 2, (n, 1), generator=rng)
+    y = torch.tensor(modes)[pick] + spread * torch.randn(n, 1, generator=rng)
     return x, y
 
 
@@ -43,14 +43,14 @@ def toy_faces(n: int, beard_probability: float = 0.5, size: int = 20, seed: int 
     """
     if not 0 <= beard_probability <= 1:
         raise ValueError(f"beard_probability must be between 0 and 1, got {beard_probability}")
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     row, col = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     centre = (size - 1) / 2
     radius = torch.hypot(row - centre, col - centre)
     head = ((radius > 0.36 * size) & (radius < 0.46 * size)).float()
     eyes = ((row - 0.38 * size).abs() < 0.06 * size) & (((col - 0.33 * size).abs() < 0.06 * size) | ((col - 0.64 * size).abs() < 0.06 * size))
     beard = (radius < 0.42 * size) & (row > 0.62 * size)
-    has_beard = torch.rand(n, generator=generator) < beard_probability
+    has_beard = torch.rand(n, generator=rng) < beard_probability
     faces = torch.maximum(head, eyes.float()).expand(n, size, size).clone()
     faces[has_beard] = torch.maximum(faces[has_beard], beard.float())
     return faces.unsqueeze(1), has_beard
@@ -74,21 +74,25 @@ class MLPRegressor(nn.Module):
         return self.net(x)
 
 
-def fit_mse_regressor(x: torch.Tensor, y: torch.Tensor, epochs: int = 200, hidden: int = 32, lr: float = 1e-2,
-                      batch_size: int = 128, seed: int = 0) -> MLPRegressor:
-    """Train an :class:`MLPRegressor` from x (N×d_in) to y (N×d_out) by minimising the mean squared error."""
-    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must be N×d tables with the same N, got {tuple(x.shape)} and {tuple(y.shape)}")
-    torch.manual_seed(seed)
-    model = MLPRegressor(x.shape[1], y.shape[1], hidden)
+def fit_mse(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, epochs: int, lr: float = 1e-2,
+            batch_size: int = 128, progress: bool = False) -> History:
+    """Train ``model`` in place so that ``model(inputs)`` matches ``targets`` under the mean squared error.
+
+    Rows of ``inputs`` and ``targets`` are paired examples (x → y). Returns the history (``mse`` per logging point).
+    """
+    if inputs.shape[0] != targets.shape[0]:
+        raise ValueError(f"inputs and targets must have the same N, one row per example; got {tuple(inputs.shape)} and "
+                         f"{tuple(targets.shape)}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
-    def step(xb, yb):
-        loss = F.mse_loss(model(xb), yb)
+    def step(x, y):
+        loss = F.mse_loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         return {"mse": loss}
 
-    train(step, Minibatches(x, y, batch_size=batch_size), epochs, progress=False)
-    return model.eval()
+    model.train()
+    history = train(step, Minibatches(inputs, targets, batch_size=batch_size), epochs, progress=progress, description="MSE fit")
+    model.eval()
+    return history

@@ -8,6 +8,7 @@ is never forced to wait for the host every step.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 import torch
@@ -27,12 +28,18 @@ NAN_ADVICE = (
 
 
 class History(dict):
-    """Logged values: name → list of floats, one entry per logging point, plus ``steps`` (the step of each entry)."""
+    """What every training run returns: logged values, name → list of floats, one entry per logging point.
+
+    ``steps`` holds the step of each entry; ``seconds`` and ``cpu_seconds`` the wall and CPU time of the run;
+    ``interrupted`` is True if it was stopped early.
+    """
 
     def __init__(self):
         super().__init__()
         self.steps: list[int] = []
         self.interrupted = False
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def last(self, name: str) -> float:
         """The most recent logged value of ``name``."""
@@ -69,6 +76,7 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     total = per_epoch * epochs if per_epoch is not None else None
     pending: dict[str, list] = {}
     step_number = 0
+    started, cpu_started = time.perf_counter(), time.process_time()
     bar = tqdm(total=total, desc=description, disable=not progress, unit="step", leave=True)
     try:
         for epoch in range(epochs):
@@ -92,6 +100,7 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
               "the history up to now is returned.")
     finally:
         bar.close()
+        history.seconds, history.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return history
 
 

@@ -1,14 +1,16 @@
-"""Figures in one consistent style: image grids with labels and training curves.
+"""Figures in one consistent style: image grids with labels and training curves, and PNG bytes for widgets.
 
-Every function returns the matplotlib ``Figure`` so a notebook can show it, save it or add to it.
+Every plotting function returns the matplotlib ``Figure`` so a notebook can show it, save it or add to it.
 """
 
 from __future__ import annotations
 
 import math
+from io import BytesIO
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 
+import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -106,6 +108,23 @@ def show_images(images, labels: Sequence | None = None, *, ncols: int | None = N
         title_room = 0.35 / fig.get_figheight() if title else 0.0
         fig.tight_layout(pad=0.3, rect=(0.0, 0.0, 1.0, 1.0 - title_room))
     return fig
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for an ipywidgets ``Image``), then closed so it is not also drawn inline."""
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def image_png(image: torch.Tensor, scale: int = 6) -> bytes:
+    """A 28×28 image in [0, 1] as PNG bytes, ``scale`` times larger, ink dark on white (for an ipywidgets Image)."""
+    pixels = torch.as_tensor(image).detach().cpu().float().reshape(28, 28).clamp(0, 1).numpy()
+    big = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+    buffer = BytesIO()
+    matplotlib.image.imsave(buffer, 1.0 - big, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    return buffer.getvalue()
 
 
 def show_pixel_values(image, *, top: int, left: int, size: int = 8, title: str | None = None):

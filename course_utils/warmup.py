@@ -1,35 +1,41 @@
 """Train and cache every model the notebooks load, so a live demo starts in seconds: ``python -m course_utils.warmup``.
 
-Each model goes through :func:`course_utils.checkpoints.pretrained`, so this trains only what is not cached yet
-(quick-mode and full-mode models are cached separately: run it in the mode you will present in).
+Each model is defined by its recipe and goes through :func:`course_utils.checkpoints.pretrained`, so this trains only
+what is not cached yet. Quick-mode recipes differ from full-mode ones (fewer epochs), so run it in the mode you will
+present in; a test checks that these are exactly the recipes the notebooks ask for.
 """
 
 from __future__ import annotations
 
 import time
 
+from .checkpoints import pretrained
 from .config import cache_dir, quick_mode
 from .device import describe_device, get_device
-from .models.classifier import pretrained_classifier
-from .models.dcgan import pretrained_dcgan
-from .models.mlp_gan import pretrained_mnist_gan
-from .models.vae import pretrained_vae
+from .models.classifier import ClassifierRecipe
+from .models.dcgan import DCGANRecipe
+from .models.mlp_gan import MLPGANRecipe
+from .models.vae import VAERecipe
+from .recipe import Recipe
 
-MODELS = {
-    "digit classifier (notebooks 02, 05)": lambda device: pretrained_classifier(device),
-    "2-D VAE (notebook 03)": lambda device: pretrained_vae(latent_dim=2, device=device),
-    "MLP GAN on MNIST (notebook 04)": lambda device: pretrained_mnist_gan(device),
-    "DCGAN (notebook 05)": lambda device: pretrained_dcgan(device),
-}
+
+def notebook_recipes() -> dict[str, Recipe]:
+    """The recipe of every model a notebook loads with ``pretrained``, in the current (quick or full) mode."""
+    return {
+        "digit classifier (notebooks 02, 05)": ClassifierRecipe(),
+        "2-D VAE (notebook 03)": VAERecipe(latent_dim=2),
+        "MLP GAN on MNIST (notebook 04)": MLPGANRecipe(),
+        "DCGAN (notebook 05)": DCGANRecipe(),
+    }
 
 
 def warm_all(device=None) -> dict[str, float]:
-    """Load or train each model in :data:`MODELS`; returns the seconds each took."""
+    """Load or train each model of :func:`notebook_recipes`; returns the seconds each took."""
     device = device or get_device()
     seconds = {}
-    for name, load in MODELS.items():
+    for name, recipe in notebook_recipes().items():
         start = time.perf_counter()
-        load(device)
+        pretrained(recipe, device)
         seconds[name] = time.perf_counter() - start
         print(f"{name}: ready in {seconds[name]:.1f} s", flush=True)
     return seconds

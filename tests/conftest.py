@@ -26,10 +26,10 @@ def trained_classifier(bundled_mnist):
     """A digit classifier trained briefly (2 epochs, a few seconds) on the bundled digits; shared by tests."""
     import torch
 
-    from course_utils.models.classifier import DigitClassifier, fit_classifier
+    from course_utils.models.classifier import ClassifierRecipe, DigitClassifier, fit_classifier
 
     (images, labels), _ = bundled_mnist
     torch.manual_seed(0)
     model = DigitClassifier()
-    fit_classifier(model, images, labels, epochs=2, progress=False)
+    fit_classifier(model, images, labels, ClassifierRecipe(epochs=2), progress=False)
     return model

@@ -1,10 +1,13 @@
 import pickle
+from dataclasses import dataclass, field
 
 import pytest
 import torch
 from torch import nn
 
 from course_utils.checkpoints import CheckpointError, load_checkpoint, pretrained, save_checkpoint
+from course_utils.config import budget, cache_dir
+from course_utils.recipe import Recipe
 
 
 def test_round_trip_preserves_tensors_and_numbers(tmp_path):
@@ -60,49 +63,120 @@ def test_missing_file(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
 
 
-def make_fit(counter):
-    def fit(model):
-        counter.append(1)
-        with torch.no_grad():
-            model.weight.fill_(0.5)
-        return {"score": 0.9}
+TRAININGS: list[str] = []
 
-    return fit
+
+@dataclass(frozen=True)
+class TinyRecipe(Recipe):
+    """A one-layer model whose "training" sets every weight to ``fill`` (and records that it ran)."""
+
+    name = "tiny"
+    inputs: int = 3
+    fill: float = 0.5
+    steps: int = field(default_factory=lambda: budget(full=3, quick=1))
+
+    def build(self):
+        return nn.Linear(self.inputs, 1)
+
+    def fit(self, model, device):
+        TRAININGS.append(self.key())
+        with torch.no_grad():
+            model.weight.fill_(self.fill)
+        return {"score": 0.9, "first_random_number": torch.rand(1).item()}
+
+
+@pytest.fixture(autouse=True)
+def no_trainings_yet():
+    TRAININGS.clear()
 
 
 def test_pretrained_trains_once_then_loads(capsys):
-    trainings = []
-    model, info = pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
-    again, info_again = pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
-    assert len(trainings) == 1
-    assert torch.all(again.weight == 0.5) and info == info_again == {"score": 0.9}
+    model, info = pretrained(TinyRecipe())
+    again, info_again = pretrained(TinyRecipe())
+    assert len(TRAININGS) == 1
+    assert torch.all(again.weight == 0.5) and info == info_again and info["score"] == 0.9
     assert not again.training, "a loaded model is ready for evaluation"
     assert "Loaded the trained tiny" in capsys.readouterr().out
 
 
+def test_the_checkpoint_holds_the_recipe_and_is_named_by_its_hash():
+    recipe = TinyRecipe()
+    pretrained(recipe)
+    (path,) = (cache_dir() / "models").glob("tiny-*.pt")
+    assert path.stem == recipe.key()
+    assert load_checkpoint(path)["recipe"] == recipe.fields() == {"seed": 0, "inputs": 3, "fill": 0.5, "steps": 3}
+
+
+def test_changing_any_field_trains_a_new_model():
+    pretrained(TinyRecipe())
+    for changed in (TinyRecipe(fill=0.25), TinyRecipe(steps=4), TinyRecipe(seed=1)):
+        model, _ = pretrained(changed)
+        assert model.weight.flatten()[0].item() == changed.fill
+    assert len(TRAININGS) == 4 and len(set(TRAININGS)) == 4
+    pretrained(TinyRecipe(fill=0.25))
+    assert len(TRAININGS) == 4, "an unchanged recipe loads"
+
+
 def test_quick_and_full_models_are_cached_separately(monkeypatch):
-    trainings = []
-    pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
+    pretrained(TinyRecipe())
     monkeypatch.setenv("COURSE_QUICK", "1")
-    pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
-    assert len(trainings) == 2
+    assert TinyRecipe().steps == 1
+    pretrained(TinyRecipe())
+    assert len(TRAININGS) == 2
+
+
+def test_training_is_seeded_by_the_recipe_and_leaves_the_callers_random_numbers_alone(tmp_path, monkeypatch):
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    _, info = pretrained(TinyRecipe())
+    assert torch.equal(torch.rand(1), expected_next), "training inside pretrained did not consume the caller's numbers"
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "another-cache"))
+    torch.manual_seed(999)
+    _, again = pretrained(TinyRecipe())
+    assert again["first_random_number"] == info["first_random_number"], "the same recipe trains the same way"
 
 
 def test_pretrained_retrains_a_corrupted_cache(capsys):
-    from course_utils.config import cache_dir
-
-    trainings = []
-    pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
+    pretrained(TinyRecipe())
     (path,) = (cache_dir() / "models").glob("tiny-*.pt")
     path.write_bytes(b"corrupted")
-    model, _ = pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
-    assert len(trainings) == 2 and torch.all(model.weight == 0.5)
+    model, _ = pretrained(TinyRecipe())
+    assert len(TRAININGS) == 2 and torch.all(model.weight == 0.5)
     assert "could not be used" in capsys.readouterr().out
-    assert load_checkpoint(path)["info"] == {"score": 0.9}
+    assert load_checkpoint(path)["info"]["score"] == 0.9
 
 
-def test_pretrained_retrains_when_the_architecture_changed():
-    trainings = []
-    pretrained("tiny", lambda: nn.Linear(3, 1), make_fit(trainings))
-    model, _ = pretrained("tiny", lambda: nn.Linear(5, 1), make_fit(trainings))
-    assert len(trainings) == 2 and model.weight.shape == (1, 5)
+def test_pretrained_retrains_when_the_architecture_changed(capsys):
+    recipe = TinyRecipe()
+    pretrained(recipe)
+    (path,) = (cache_dir() / "models").glob("tiny-*.pt")
+    state = load_checkpoint(path)
+    state["model"] = nn.Linear(5, 1).state_dict()                 # weights of another shape under the same name
+    save_checkpoint(path, state)
+    model, _ = pretrained(recipe)
+    assert len(TRAININGS) == 2 and model.weight.shape == (1, 3)
+    assert "could not be used" in capsys.readouterr().out
+
+
+def test_a_checkpoint_of_another_recipe_is_not_loaded(capsys):
+    recipe = TinyRecipe()
+    pretrained(recipe)
+    (path,) = (cache_dir() / "models").glob("tiny-*.pt")
+    state = load_checkpoint(path)
+    state["recipe"] = {**state["recipe"], "fill": 0.75}
+    save_checkpoint(path, state)
+    pretrained(recipe)
+    assert len(TRAININGS) == 2 and "different recipe" in capsys.readouterr().out
+
+
+def test_a_recipe_without_fit_says_where_it_is_trained():
+    @dataclass(frozen=True)
+    class Untrainable(Recipe):
+        name = "label to image"
+
+        def build(self):
+            return nn.Linear(1, 1)
+
+    with pytest.raises(NotImplementedError, match="trained in its notebook"):
+        pretrained(Untrainable())

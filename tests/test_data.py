@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from course_utils import data
-from course_utils.data import DataUnavailableError, Minibatches, bundled_split_indices, load_mnist
+from course_utils.data import (DataUnavailableError, Minibatches, bundled_split_indices, check_digit_batch, flatten_digits,
+                               load_mnist, random_shift, shift_right, to_pixels, to_tanh_range)
 
 
 @pytest.fixture
@@ -198,10 +199,10 @@ def test_minibatches_drop_last_order_and_single_tensor():
     assert [b.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7]]
 
 
-def test_minibatches_are_shuffled_reproducibly_with_a_generator():
+def test_minibatches_are_shuffled_reproducibly_with_an_rng():
     x = torch.arange(100)
-    first = torch.cat(list(Minibatches(x, batch_size=10, generator=torch.Generator().manual_seed(1))))
-    second = torch.cat(list(Minibatches(x, batch_size=10, generator=torch.Generator().manual_seed(1))))
+    first = torch.cat(list(Minibatches(x, batch_size=10, rng=torch.Generator().manual_seed(1))))
+    second = torch.cat(list(Minibatches(x, batch_size=10, rng=torch.Generator().manual_seed(1))))
     assert torch.equal(first, second) and not torch.equal(first, x)
 
 
@@ -213,3 +214,54 @@ def test_minibatches_are_shuffled_reproducibly_with_a_generator():
 def test_minibatches_bad_input(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Minibatches(*args, **kwargs)
+
+
+# --- Checking, reshaping and shifting digit batches ---
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.rand(1, 28, 28), "N×1×28×28.*unsqueeze"),
+    (torch.rand(4, 784), "N×1×28×28"),
+    (torch.rand(2, 3, 28, 28), "N×1×28×28"),
+    (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "divide uint8 images by 255"),
+    ([[0.0] * 784], "tensor"),
+])
+def test_check_digit_batch_explains_bad_input(bad, message):
+    with pytest.raises(ValueError, match=message):
+        check_digit_batch(bad)
+
+
+def test_flatten_digits_accepts_images_and_rows():
+    images = torch.rand(3, 1, 28, 28)
+    assert torch.equal(flatten_digits(images), images.reshape(3, 784))
+    assert flatten_digits(torch.zeros(2, 784)).shape == (2, 784)
+    with pytest.raises(ValueError, match="N×1×28×28 or N×784"):
+        flatten_digits(torch.rand(3, 28, 28))
+
+
+def test_shift_right_moves_columns():
+    image = torch.zeros(1, 1, 28, 28)
+    image[..., 5] = 1.0
+    moved = shift_right(image, 3)
+    assert moved[..., 8].sum() == 28 and moved.sum() == 28
+    assert torch.equal(shift_right(image, 0), image)
+    with pytest.raises(ValueError, match="shift"):
+        shift_right(torch.rand(1, 1, 28, 28), 28)
+
+
+def test_pixel_range_conversions_are_inverse():
+    images = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(to_pixels(to_tanh_range(images)), images, atol=1e-6)
+    assert to_pixels(torch.tensor([-3.0, 3.0])).tolist() == [0.0, 1.0]
+
+
+def test_random_shift_moves_ink_without_changing_it(bundled_mnist):
+    (images, _), _ = bundled_mnist
+    ring = torch.ones(28, 28, dtype=torch.bool)
+    ring[2:-2, 2:-2] = False
+    digits = images[(images[:, 0, ring] == 0).all(dim=1)][:64]  # digits with a 2-pixel empty margin
+    shifted = random_shift(digits, max_shift=2)
+    assert shifted.shape == digits.shape
+    # A shift of at most 2 pixels keeps all the ink of a digit with an empty 2-pixel margin.
+    assert torch.allclose(shifted.sum(dim=(1, 2, 3)), digits.sum(dim=(1, 2, 3)), atol=1e-4)
+    assert (shifted != digits).any(dim=(1, 2, 3)).float().mean() > 0.7
+    assert torch.equal(random_shift(digits, max_shift=0), digits)

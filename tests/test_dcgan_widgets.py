@@ -2,7 +2,7 @@ import time
 
 import pytest
 import torch
-from ipywidgets import VBox
+from ipywidgets import Image, VBox
 
 from course_utils.latent import ink, slant
 from course_utils.models.dcgan import DCGAN
@@ -16,38 +16,67 @@ def gan():
 
 
 def test_interpolation_frames_start_and_end_at_the_chosen_samples(gan):
-    latents = torch.randn(6, 100)
-    images, labels = interpolation_frames(gan.sample, latents, 2, 4, steps=9, method="linear")
+    latents = gan.sample_latent(6, rng=0)
+    images, labels = interpolation_frames(gan, latents, 2, 4, steps=9, method="linear")
     assert images.shape == (9, 1, 28, 28) and len(labels) == 9
-    assert torch.allclose(images[0], gan.sample(latents[2:3])[0], atol=1e-5)
-    assert torch.allclose(images[-1], gan.sample(latents[4:5])[0], atol=1e-5)
+    assert torch.allclose(images[0], gan.decode(latents[2:3])[0], atol=1e-5)
+    assert torch.allclose(images[-1], gan.decode(latents[4:5])[0], atol=1e-5)
     assert labels[0].startswith("t=0.00") and labels[-1].startswith("t=1.00")
     with pytest.raises(ValueError, match="end must be an index between 0 and 5"):
-        interpolation_frames(gan.sample, latents, 0, 6)
+        interpolation_frames(gan, latents, 0, 6)
 
 
 def test_arithmetic_frames_report_the_measured_attribute(gan):
-    targets, direction = torch.randn(8, 100), torch.randn(100)
-    images, labels, mean = arithmetic_frames(gan.sample, targets, direction, 0.0, ink)
-    assert torch.allclose(images, gan.sample(targets)) and len(labels) == 8
+    targets, direction = gan.sample_latent(8, rng=1), torch.randn(100)
+    images, labels, mean = arithmetic_frames(gan, targets, direction, 0.0, ink)
+    assert torch.allclose(images, gan.decode(targets)) and len(labels) == 8
     assert mean == pytest.approx(ink(images).mean().item())
-    moved, _, _ = arithmetic_frames(gan.sample, targets, direction, 1.5, slant)
+    moved, _, _ = arithmetic_frames(gan, targets, direction, 1.5, slant)
     assert not torch.allclose(moved, images)
 
 
 def test_updates_take_well_under_a_second_on_a_cpu(gan):
-    latents = torch.randn(10, 100)
+    latents = gan.sample_latent(10, rng=2)
     start = time.perf_counter()
-    interpolation_frames(gan.sample, latents, 0, 9, steps=11)
-    arithmetic_frames(gan.sample, latents, latents[0], 1.0, slant)
+    interpolation_frames(gan, latents, 0, 9, steps=11)
+    arithmetic_frames(gan, latents, latents[0], 1.0, slant)
     assert time.perf_counter() - start < 0.5
 
 
-def test_explorers_are_built_from_widgets(gan):
-    latents = torch.randn(5, 100)
-    assert isinstance(interpolation_explorer(gan.sample, latents), VBox)
-    explorer = arithmetic_explorer(gan.sample, latents, {"ink": latents[0], "slant": latents[1]}, {"ink": ink, "slant": slant})
-    assert isinstance(explorer, VBox) and explorer.children[0].children[0].options == ("ink", "slant")
+def _picture(explorer) -> Image:
+    (picture,) = [child for child in explorer.children if isinstance(child, Image)]
+    return picture
+
+
+def test_interpolation_explorer_redraws_its_picture_when_a_control_moves(gan):
+    explorer = interpolation_explorer(gan, gan.sample_latent(5, rng=3), steps=6)
+    assert isinstance(explorer, VBox)
+    start, end, method = explorer.children[0].children
+    assert not start.continuous_update and not end.continuous_update
+    picture = _picture(explorer)
+    assert picture.value[:8] == b"\x89PNG\r\n\x1a\n", "drawn once when built"
+    before = picture.value
+    clock = time.perf_counter()
+    end.value = 3
+    assert time.perf_counter() - clock < 1.0, "a redraw takes well under a second on a CPU"
+    assert picture.value != before
+    before = picture.value
+    method.value = "linear"
+    assert picture.value != before
+
+
+def test_arithmetic_explorer_redraws_its_picture_when_a_control_moves(gan):
+    latents = gan.sample_latent(5, rng=4)
+    explorer = arithmetic_explorer(gan, latents, {"ink": latents[0], "slant": latents[1]}, {"ink": ink, "slant": slant})
+    name, strength = explorer.children[0].children
+    assert name.options == ("ink", "slant") and not strength.continuous_update
+    picture = _picture(explorer)
+    before = picture.value
+    strength.value = 1.5
+    assert picture.value != before
+    before = picture.value
+    name.value = "slant"
+    assert picture.value != before
 
 
 def test_show_image_rows_labels_rows_and_columns():

@@ -56,7 +56,7 @@ def test_optimal_discriminator_beats_perturbed_ones(p_data, p_g):
     rng = torch.Generator().manual_seed(0)
     for scale in (0.01, 0.1, 1.0):
         for _ in range(20):
-            d = perturb_discriminator(d_star, X, scale, generator=rng)
+            d = perturb_discriminator(d_star, X, scale, rng=rng)
             assert not torch.allclose(d, d_star)
             assert value_function(p_data, p_g, d, X).item() < best
 
@@ -84,7 +84,7 @@ def test_bad_inputs_are_explained():
 def test_mixtures_sample_and_integrate():
     bumps = two_bumps()
     assert integrate(bumps.pdf(X), X).item() == pytest.approx(1.0, abs=1e-9)
-    samples = bumps.sample(20_000, generator=torch.Generator().manual_seed(0))
+    samples = bumps.sample(20_000, rng=torch.Generator().manual_seed(0))
     assert samples.shape == (20_000, 1)
     assert (samples[:, 0] > 0).float().mean().item() == pytest.approx(0.7, abs=0.02)
     ring = ring_of_gaussians(8, radius=2.0, std=0.05)
@@ -96,7 +96,7 @@ def test_mixtures_sample_and_integrate():
 
 
 def test_kernel_density_recovers_a_density_and_the_gap_measures_distance():
-    samples = two_bumps().sample(5000, generator=torch.Generator().manual_seed(1))
+    samples = two_bumps().sample(5000, rng=torch.Generator().manual_seed(1))
     estimate = kernel_density(samples, X)
     assert integrate(estimate, X).item() == pytest.approx(1.0, abs=1e-3)
     assert js_divergence(two_bumps().pdf(X), estimate / integrate(estimate, X), X).item() < 0.01

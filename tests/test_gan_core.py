@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from course_utils.data import Minibatches
-from course_utils.gan import discriminator_logits, make_gan_step, sample_latent
+from course_utils.gan import discriminator_logits, make_gan_step
+from course_utils.latent import sample_latent
 from course_utils.losses import discriminator_loss, generator_loss_non_saturating, generator_loss_saturating
 from course_utils.train import train
 

@@ -15,7 +15,7 @@ MODES = RING.means.float()
 
 
 def test_samples_from_every_mode_cover_all_modes():
-    result = mode_coverage(RING.sample(2000, generator=torch.Generator().manual_seed(0)), MODES, RING.std)
+    result = mode_coverage(RING.sample(2000, rng=torch.Generator().manual_seed(0)), MODES, RING.std)
     assert result["modes_covered"] == 8
     assert result["high_quality_share"] > 0.98            # 3σ holds 98.9 % of a 2-D Gaussian
     assert result["counts"].sum() == pytest.approx(2000 * result["high_quality_share"])

@@ -7,7 +7,7 @@ import torch
 
 from course_utils.gan import make_gan_step
 from course_utils.models import dcgan
-from course_utils.models.dcgan import DCGAN, fit_dcgan
+from course_utils.models.dcgan import DCGAN, DCGANRecipe, fit_dcgan
 
 
 def _step_for(gan, **kwargs):
@@ -38,8 +38,9 @@ def test_fit_takes_the_cuda_settings_when_the_device_asks_for_them(monkeypatch, 
     monkeypatch.setattr(dcgan, "memory_format", lambda device: asked.append(("layout", str(device))) or torch.channels_last)
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
-    gan = DCGAN(latent_dim=16, width=8)
-    info = fit_dcgan(gan, images[:128], epochs=1, batch_size=32, progress=False)
+    recipe = DCGANRecipe(latent_dim=16, width=8, epochs=1, batch_size=32)
+    gan = recipe.build()
+    history = fit_dcgan(gan, images[:128], recipe, progress=False)
     assert ("autocast", "cpu") in asked and ("layout", "cpu") in asked
     assert gan.discriminator.first_filters.is_contiguous(memory_format=torch.channels_last)
-    assert info["steps"] == 4 and all(math.isfinite(v) for values in info["history"].values() for v in values)
+    assert history.steps[-1] == 4 and all(math.isfinite(v) for values in history.values() for v in values)

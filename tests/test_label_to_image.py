@@ -2,15 +2,18 @@ import pytest
 import torch
 
 from course_utils.metrics import sharpness
-from course_utils.models.label_to_image import LabelToImage, class_means, fit_label_to_image
+from course_utils.models.label_to_image import LabelToImage, LabelToImageRecipe, class_means
+from course_utils.toy_regression import fit_mse
 
 
 @pytest.fixture(scope="module")
 def mse_model(bundled_mnist):
+    """Label → image trained with pixel-wise MSE for 3 epochs, with the recipe's learning rate and batch size."""
     (images, labels), _ = bundled_mnist
     torch.manual_seed(0)
-    model = LabelToImage()
-    fit_label_to_image(model, images, labels, epochs=3, progress=False)
+    recipe = LabelToImageRecipe(epochs=3)
+    model = recipe.build()
+    fit_mse(model, labels, images, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size)
     return model
 
 

@@ -4,8 +4,22 @@ import pytest
 import torch
 
 from course_utils.latent import (add_direction, attribute_arithmetic, attribute_direction, ink, interpolate, lerp,
-                                 slant, slerp)
-from course_utils.models.dcgan import DCGAN, fit_dcgan
+                                 sample_latent, slant, slerp)
+from course_utils.models.dcgan import DCGANRecipe, fit_dcgan
+
+
+def test_sample_latent_draws_from_the_standard_normal_and_a_seed_repeats_it():
+    torch.manual_seed(0)
+    z = sample_latent(20_000, 3)
+    assert z.shape == (20_000, 3) and z.mean().abs() < 0.02 and (z.std() - 1).abs() < 0.02
+    assert torch.equal(sample_latent(4, 3, rng=7), sample_latent(4, 3, rng=7))
+    assert torch.equal(sample_latent(4, 3, rng=7), sample_latent(4, 3, rng=torch.Generator().manual_seed(7)))
+    assert not torch.equal(sample_latent(4, 3, rng=7), sample_latent(4, 3, rng=8))
+    assert sample_latent(2, 3, device="cpu", rng=0).device.type == "cpu"
+    with pytest.raises(ValueError, match="rng must be a seed"):
+        sample_latent(2, 3, rng=True)
+    with pytest.raises(ValueError, match="rng must be a seed"):
+        sample_latent(2, 3, rng=0.5)
 
 
 def test_interpolation_endpoints_and_norms():
@@ -74,16 +88,17 @@ def small_trained_gan(bundled_mnist):
     """A width-16 DCGAN trained for 2 epochs on 2,048 bundled digits (64 steps, a few seconds), shared by these tests."""
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
-    gan = DCGAN(latent_dim=100, width=16)
-    fit_dcgan(gan, images[:2048], epochs=2, progress=False)
+    recipe = DCGANRecipe(latent_dim=100, width=16, epochs=2, batch_size=64)
+    gan = recipe.build()
+    fit_dcgan(gan, images[:2048], recipe, progress=False)
     return gan
 
 
 @pytest.mark.parametrize("name, attribute", [("ink", ink), ("slant", slant)])
 def test_attribute_arithmetic_moves_the_measured_attribute(small_trained_gan, name, attribute):
-    generator = torch.Generator().manual_seed(1)
-    pool, targets = torch.randn(400, 100, generator=generator), torch.randn(12, 100, generator=generator)
-    result = attribute_arithmetic(small_trained_gan.sample, attribute, pool, targets, strengths=[-1.0, 0.0, 1.0])
+    rng = torch.Generator().manual_seed(1)
+    pool, targets = small_trained_gan.sample_latent(400, rng=rng), small_trained_gan.sample_latent(12, rng=rng)
+    result = attribute_arithmetic(small_trained_gan, attribute, pool, targets, strengths=[-1.0, 0.0, 1.0])
     assert result["images"].shape == (3, 12, 1, 28, 28)
     less, unchanged, more = result["measured"].mean(dim=1).tolist()
     assert less < unchanged < more, f"{name}: {less:.3f}, {unchanged:.3f}, {more:.3f}"

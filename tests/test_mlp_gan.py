@@ -3,22 +3,25 @@
 import pytest
 import torch
 
+from course_utils.checkpoints import pretrained
 from course_utils.densities import grid, js_divergence, two_bumps
-from course_utils.models.mlp_gan import (MLPDiscriminator, MLPGenerator, fit_gan, generate, mnist_discriminator,
-                                         mnist_generator, snapshot_1d)
+from course_utils.gan import fit_gan
+from course_utils.models.mlp_gan import MLPDiscriminator, MLPGANRecipe, MLPGenerator, snapshot_1d
 from course_utils.train import TrainingDiverged
 
 
 def test_shapes_and_clear_errors():
-    generator, discriminator = mnist_generator(), mnist_discriminator()
+    gan = MLPGANRecipe().build()
+    generator, discriminator = gan.generator, gan.discriminator
     images = generator(torch.randn(5, 64))
     assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1
     assert discriminator(images).shape == (5,)
-    with pytest.raises(ValueError, match="latent vectors of shape N×64"):
+    with pytest.raises(ValueError, match="latent vectors shaped N×64"):
         generator(torch.randn(5, 10))
     with pytest.raises(ValueError, match="expects inputs of shape N×1×28×28"):
         discriminator(torch.randn(5, 784))
-    assert generate(MLPGenerator(3, (2,)), 7, generator_seed=0).shape == (7, 2)
+    assert MLPGenerator(3, (2,))(torch.randn(7, 3)).shape == (7, 2)
+    assert [m.p for m in discriminator.modules() if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
 
 
 def test_a_seeded_1d_gan_brings_d_close_to_the_optimal_discriminator():
@@ -26,7 +29,7 @@ def test_a_seeded_1d_gan_brings_d_close_to_the_optimal_discriminator():
     x = grid(-12, 12, 2401)
     bumps = two_bumps()
     p_data = bumps.pdf(x)
-    data = bumps.sample(4096, generator=torch.Generator().manual_seed(0))
+    data = bumps.sample(4096, rng=torch.Generator().manual_seed(0))
     generator = MLPGenerator(4, (1,), hidden=(32, 32))
     discriminator = MLPDiscriminator((1,), hidden=(64, 64))
     before = snapshot_1d(generator, discriminator, x, p_data, samples=5000)
@@ -51,15 +54,19 @@ def test_pretrained_mnist_gan_caches_curves_and_snapshots(monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("COURSE_DATA", "bundled")
     monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (torch.rand(128, 1, 28, 28), torch.zeros(128)))
-    model, info = mlp_gan.pretrained_mnist_gan(snapshots=4)
-    assert info["snapshot_images"].shape == (2, 4, 1, 28, 28) and info["snapshot_epochs"].tolist() == [1, 2]
-    assert set(info) >= {"d_loss", "g_loss", "d_real", "d_fake", "steps"}
-    again, info_again = mlp_gan.pretrained_mnist_gan(snapshots=4)      # second call: loaded from the cache
-    assert torch.equal(info_again["snapshot_images"], info["snapshot_images"])
-    z = torch.randn(3, 64)
-    assert torch.allclose(model(z), again(z))
+    model, info = pretrained(MLPGANRecipe())
+    assert info["snapshots"].shape == (2, 16, 1, 28, 28) and info["snapshot_epochs"].tolist() == [1, 2]
+    assert set(info["history"]) >= {"d_loss", "g_loss", "d_real", "d_fake", "steps"}
+    assert 0 <= info["snapshots"].min() and info["snapshots"].max() <= 1, "snapshots are images in [0, 1]"
+    again, info_again = pretrained(MLPGANRecipe())      # second call: loaded from the cache
+    assert torch.equal(info_again["snapshots"], info["snapshots"])
+    z = model.sample_latent(3, rng=0)
+    assert torch.allclose(model.decode(z), again.decode(z))
+    assert torch.allclose(again.discriminator(model.decode(z) * 2 - 1), model.discriminator(model.decode(z) * 2 - 1)), \
+        "the discriminator is cached too"
 
 
-def test_generate_is_repeatable_with_a_seed():
-    generator = mnist_generator().eval()
-    assert torch.equal(generate(generator, 3, generator_seed=5), generate(generator, 3, generator_seed=5))
+def test_sample_is_repeatable_with_a_seed():
+    gan = MLPGANRecipe().build()
+    assert torch.equal(gan.sample(3, rng=5), gan.sample(3, rng=5))
+    assert not torch.equal(gan.sample(3, rng=5), gan.sample(3, rng=6))

@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.losses import FeatureExtractor, distance_under_shift, feature_distance, perceptual_loss, shift_right
-from course_utils.metrics import sharpness
-from course_utils.models.autoencoder import DigitAutoencoder, fit_autoencoder
+from course_utils.losses import FeatureExtractor, feature_distance, perceptual_loss
+from course_utils.metrics import distance_under_shift, sharpness
+from course_utils.models.autoencoder import AutoencoderRecipe, fit_autoencoder
 from course_utils.models.classifier import DigitClassifier
 
 
@@ -40,16 +40,8 @@ def test_bad_inputs_are_explained():
         feature_distance(torch.rand(2, 1, 28, 28), torch.rand(3, 1, 28, 28), extractor)
     with pytest.raises(ValueError, match="N×1×28×28"):
         perceptual_loss(torch.rand(2, 28, 28), torch.rand(2, 28, 28), extractor)
-    with pytest.raises(ValueError, match="shift"):
-        shift_right(torch.rand(1, 1, 28, 28), 28)
-
-
-def test_shift_right_moves_columns():
-    image = torch.zeros(1, 1, 28, 28)
-    image[..., 5] = 1.0
-    moved = shift_right(image, 3)
-    assert moved[..., 8].sum() == 28 and moved.sum() == 28
-    assert torch.equal(shift_right(image, 0), image)
+    with pytest.raises(ValueError, match="at least two digits"):
+        distance_under_shift(torch.rand(1, 1, 28, 28), extractor, max_shift=2)
 
 
 def test_classifier_features_change_less_under_shifts_than_pixels(trained_classifier, bundled_mnist):
@@ -67,10 +59,12 @@ def test_perceptual_autoencoder_is_sharper_than_the_mse_one(trained_classifier, 
     extractor = FeatureExtractor(trained_classifier, ("conv1", "conv2"))
     losses = {"mse": F.mse_loss, "perceptual": lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=1.0)}
     sharp = {}
+    recipe = AutoencoderRecipe(epochs=4, train_images=1000)
     for name, loss in losses.items():
         torch.manual_seed(0)
-        model = DigitAutoencoder()
-        fit_autoencoder(model, images[:1000], loss, epochs=4, progress=False)
+        model = recipe.build()
+        fit_autoencoder(model, images, loss, recipe, progress=False)
+        assert not model.training
         with torch.no_grad():
             sharp[name] = sharpness(model(test_images[:200])).mean().item()
     assert sharp["perceptual"] > 1.3 * sharp["mse"], sharp

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.toy_regression import beard_region, fit_mse_regressor, points_around_line, toy_faces, two_mode_targets
+from course_utils.toy_regression import MLPRegressor, beard_region, fit_mse, points_around_line, toy_faces, two_mode_targets
 
 
 def test_points_around_line_have_the_requested_line_and_noise():
@@ -13,7 +13,10 @@ def test_points_around_line_have_the_requested_line_and_noise():
 
 def test_mse_regressor_returns_the_line_not_the_points():
     x, y = points_around_line(500)
-    model = fit_mse_regressor(x, y, epochs=100)
+    torch.manual_seed(0)
+    model = MLPRegressor(1, 1)
+    history = fit_mse(model, x, y, epochs=100)
+    assert not model.training and history["mse"][-1] < 0.12, "eval mode; the error falls to about the noise, 0.3² = 0.09"
     with torch.no_grad():
         outputs = model(x)
     # The data scatter with σ = 0.3 around the line; the regressor's outputs stay close to the line.
@@ -24,7 +27,9 @@ def test_mse_regressor_returns_the_line_not_the_points():
 def test_two_modes_give_the_in_between_prediction():
     x, y = two_mode_targets(1000, modes=(0.15, 0.85))
     assert ((y - 0.15).abs() < 0.15).float().mean().item() == pytest.approx(0.5, abs=0.05)
-    model = fit_mse_regressor(x, y, epochs=100)
+    torch.manual_seed(0)
+    model = MLPRegressor(1, 1)
+    fit_mse(model, x, y, epochs=100)
     with torch.no_grad():
         prediction = model(torch.linspace(0, 1, 11)[:, None])
     assert ((prediction - 0.5).abs() < 0.1).all()  # neither mode: the unrealistic average
@@ -37,7 +42,9 @@ def test_optional_beard_comes_out_half_transparent():
     mask = beard_region()
     assert torch.equal(faces[has_beard][:, 0][:, mask].mean(1), torch.ones(int(has_beard.sum())))
     assert faces[~has_beard][:, 0][:, mask].sum() == 0
-    model = fit_mse_regressor(torch.ones(400, 1), faces.flatten(1), epochs=100, hidden=16)
+    torch.manual_seed(0)
+    model = MLPRegressor(1, 400, hidden=16)
+    fit_mse(model, torch.ones(400, 1), faces.flatten(1), epochs=100)
     with torch.no_grad():
         face = model(torch.ones(1, 1)).view(20, 20)
     assert face[mask].mean().item() == pytest.approx(has_beard.float().mean().item(), abs=0.05)
@@ -47,4 +54,4 @@ def test_bad_inputs_are_explained():
     with pytest.raises(ValueError, match="beard_probability"):
         toy_faces(3, beard_probability=1.5)
     with pytest.raises(ValueError, match="same N"):
-        fit_mse_regressor(torch.zeros(5, 1), torch.zeros(4, 1))
+        fit_mse(MLPRegressor(), torch.zeros(5, 1), torch.zeros(4, 1), epochs=1)

@@ -8,8 +8,8 @@ from course_utils.train import History, TrainingDiverged, check_finite, train
 
 
 def linear_problem(seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(256, 3, generator=generator)
+    rng = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 3, generator=rng)
     y = x @ torch.tensor([2.0, -1.0, 0.5]) + 0.3
     return x, y
 
@@ -32,6 +32,7 @@ def test_training_lowers_the_loss_and_logs_every_n_steps():
     assert len(history["loss"]) == 10
     assert history["loss"][-1] < 0.01 * history["loss"][0]
     assert history.last("loss") == history["loss"][-1]
+    assert history.seconds > 0 and history.cpu_seconds > 0 and not history.interrupted, "every run records its time"
 
 
 def test_partial_logging_window_is_flushed_at_epoch_end_and_epoch_callback_runs():

@@ -1,16 +1,14 @@
 """The VAE of notebook 03: Gaussian KL and ELBO identities, the importance-weighted bound, the model, its training."""
 
-import gzip
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from course_utils.data import load_mnist_idx, read_idx
+from course_utils.checkpoints import pretrained
 from course_utils.losses import (bernoulli_log_likelihood, gaussian_kl, gaussian_log_density,
                                  importance_weighted_bound, negative_elbo, reparameterize)
-from course_utils.models.vae import VAE, evaluate_vae, fit_vae, flatten_digits, pretrained_vae
+from course_utils.models.vae import VAE, VAERecipe, evaluate_vae, fit_vae
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +18,7 @@ def trained_vae(bundled_mnist):
     torch.manual_seed(0)
     model = VAE()
     before = evaluate_vae(model, test_images)["neg_elbo"]
-    history = fit_vae(model, images, epochs=6, progress=False)
+    history = fit_vae(model, images, VAERecipe(images_seen=6 * len(images)), progress=False)
     return model, before, history
 
 
@@ -42,6 +40,13 @@ def test_kl_matches_torch_distributions_and_monte_carlo():
     z = q.sample((50_000,))
     monte_carlo = (q.log_prob(z) - prior.log_prob(z)).sum(-1).mean(0)
     assert torch.allclose(monte_carlo, closed, rtol=0.02, atol=0.05), (monte_carlo, closed)
+
+
+def test_kl_per_dimension_sums_to_the_kl():
+    mu, logvar = torch.randn(4, 6), torch.randn(4, 6)
+    per_dimension = gaussian_kl(mu, logvar, per_dimension=True)
+    assert per_dimension.shape == (4, 6) and (per_dimension >= 0).all()
+    assert torch.allclose(per_dimension.sum(-1), gaussian_kl(mu, logvar))
 
 
 def test_kl_rejects_mismatched_shapes():
@@ -98,6 +103,9 @@ def test_vae_shapes_and_samples():
     assert model.encode(x.view(7, 784))[0].shape == (7, 20)   # flat rows work too
     samples = model.sample(5)
     assert samples.shape == (5, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    z = model.sample_latent(3, rng=0)
+    assert torch.allclose(model.decode(z), torch.sigmoid(model.decoder_logits(z)).view(3, 1, 28, 28)), \
+        "decode shows the pixel means: the sigmoid of the Bernoulli logits"
     assert model.reconstruct(x).shape == (7, 1, 28, 28)
     assert sum(p.numel() for p in model.parameters()) == (784 * 400 + 400) + 2 * (400 * 20 + 20) + (20 * 400 + 400) + (400 * 784 + 784)
 
@@ -116,9 +124,10 @@ def test_vae_rejects_bad_images(bad, message):
 def test_vae_rejects_bad_codes_and_sizes():
     with pytest.raises(ValueError, match="N×20"):
         VAE().decode(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="N×20"):
+        VAE().decoder_logits(torch.zeros(3, 2))
     with pytest.raises(ValueError, match="latent_dim"):
         VAE(latent_dim=0)
-    assert flatten_digits(torch.zeros(2, 784)).shape == (2, 784)
 
 
 # --- training and the bounds ---
@@ -146,7 +155,7 @@ def test_importance_weighted_bound_is_above_the_elbo(trained_vae, bundled_mnist)
     with torch.no_grad():
         k1 = importance_weighted_bound(model, x, 1).mean()
         mu, logvar = model.encode(x)
-        elbo = -negative_elbo(model.decode(reparameterize(mu, logvar)), x, mu, logvar)["loss"].mean()
+        elbo = -negative_elbo(model.decoder_logits(reparameterize(mu, logvar)), x, mu, logvar)["loss"].mean()
     assert k1.item() == pytest.approx(elbo.item(), abs=1.0)        # k = 1 is the ELBO (in expectation)
     with pytest.raises(ValueError, match="samples"):
         importance_weighted_bound(model, x, 0)
@@ -155,47 +164,21 @@ def test_importance_weighted_bound_is_above_the_elbo(trained_vae, bundled_mnist)
 def test_pretrained_vae_is_cached(monkeypatch, bundled_mnist):
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("COURSE_DATA", "bundled")
-    model, info = pretrained_vae(latent_dim=2)
+    model, info = pretrained(VAERecipe(latent_dim=2))
     assert model.latent_dim == 2 and info["epochs"] == 2 and 150 < info["neg_elbo"] < 250
-    again, info_again = pretrained_vae(latent_dim=2)
+    again, info_again = pretrained(VAERecipe(latent_dim=2))
     assert info_again == info
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
 
 
-# --- the IDX reader used by the benchmark ---
-
-def _write_idx(path, array, code=0x08, compress=True):
-    header = bytes([0, 0, code, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    raw = header + array.tobytes()
-    path.write_bytes(gzip.compress(raw) if compress else raw)
-
-
-def test_load_mnist_idx_reads_gz_and_plain_files(tmp_path):
-    pixels = np.arange(3 * 28 * 28, dtype=np.uint32).reshape(3, 28, 28).astype(np.uint8)
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([7, 2, 1], dtype=np.uint8), compress=False)
-    images, labels = load_mnist_idx(tmp_path)
-    assert images.shape == (3, 1, 28, 28) and images.dtype == torch.float32
-    assert torch.allclose(images[:, 0] * 255, torch.from_numpy(pixels).float())
-    assert labels.tolist() == [7, 2, 1] and labels.dtype == torch.int64
-
-
-def test_load_mnist_idx_explains_missing_and_damaged_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
-        load_mnist_idx(tmp_path)
-    (tmp_path / "bad").write_bytes(b"\x12\x34\x56\x78")
-    with pytest.raises(ValueError, match="not an IDX file"):
-        read_idx(tmp_path / "bad")
-    _write_idx(tmp_path / "short", np.zeros((2, 28, 28), np.uint8), compress=False)
-    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-10])
-    with pytest.raises(ValueError, match="truncated"):
-        read_idx(tmp_path / "short")
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
-    with pytest.raises(ValueError, match="one label each"):
-        load_mnist_idx(tmp_path)
-
-
 def test_fit_vae_rejects_a_bad_shift_fraction():
     with pytest.raises(ValueError, match="shifted_fraction"):
-        fit_vae(VAE(), torch.rand(8, 784), epochs=1, shifted_fraction=1.5, progress=False)
+        fit_vae(VAE(), torch.rand(8, 784), VAERecipe(images_seen=8, shifted_fraction=1.5), progress=False)
+
+
+def test_the_recipe_trains_for_about_300_000_images():
+    recipe = VAERecipe()
+    assert recipe.epochs_for(4000) == 75 and recipe.epochs_for(5000) == 60 and recipe.epochs_for(60_000) == 5
+    assert recipe.epochs_for(10**7) == 1
+    with pytest.raises(ValueError, match="at least one training image"):
+        recipe.epochs_for(0)

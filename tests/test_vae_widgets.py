@@ -7,8 +7,9 @@ import torch
 
 from course_utils.exercises import vae as exercises
 from course_utils.losses import gaussian_kl, reparameterize
-from course_utils.models.vae import VAE, fit_vae
-from course_utils.widgets import decode_latent, edit_latent, image_editor, image_png, latent_sliders, most_used_dims
+from course_utils.models.vae import VAE, VAERecipe, fit_vae
+from course_utils.viz import image_png
+from course_utils.widgets import decode_latent, edit_latent, image_editor, latent_sliders, most_used_dims
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def small_vae(bundled_mnist):
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
     model = VAE()
-    fit_vae(model, images, epochs=3, progress=False)
+    fit_vae(model, images, VAERecipe(images_seen=3 * len(images)), progress=False)
     return model
 
 
@@ -29,7 +30,7 @@ def test_decode_latent_returns_a_digit_that_changes_with_the_code(small_vae):
     moved = decode_latent(small_vae, code)
     assert (moved - image).abs().sum() > 5          # several pixels' worth of ink moved
     assert torch.equal(decode_latent(small_vae, [0.0] * 20), image)
-    with pytest.raises(ValueError, match="20-D"):
+    with pytest.raises(ValueError, match="20-D latent space"):
         decode_latent(small_vae, [0.0, 1.0])
 
 
@@ -49,7 +50,7 @@ def test_most_used_dims_finds_the_dimensions_with_kl(small_vae, bundled_mnist):
     _, (test_images, _) = bundled_mnist
     dims = most_used_dims(small_vae, test_images[:200], 5)
     mu, logvar = small_vae.encode(test_images[:200])
-    per_dim = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(0)
+    per_dim = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(0)          # the KL of each dimension, by hand
     assert len(set(dims)) == 5 and per_dim[dims].min() >= per_dim.sort(descending=True).values[4] - 1e-6
 
 

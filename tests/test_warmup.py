@@ -1,20 +1,53 @@
+import re
+from pathlib import Path
+
+import nbformat
 import torch
 
 from course_utils import warmup
+from course_utils.models.classifier import ClassifierRecipe
+from course_utils.models.dcgan import DCGANRecipe
+from course_utils.models.mlp_gan import MLPGANRecipe
+from course_utils.models.vae import VAERecipe
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+RECIPES = {"ClassifierRecipe": ClassifierRecipe, "DCGANRecipe": DCGANRecipe, "MLPGANRecipe": MLPGANRecipe,
+           "VAERecipe": VAERecipe}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(warmup, "MODELS", {name: (lambda device, name=name: calls.append((name, device)))
-                                           for name in warmup.MODELS})
+    monkeypatch.setattr(warmup, "pretrained", lambda recipe, device: calls.append((recipe, device)))
     seconds = warmup.warm_all(torch.device("cpu"))
-    assert [name for name, _ in calls] == list(warmup.MODELS) and len(calls) == 4
+    assert [recipe for recipe, _ in calls] == list(warmup.notebook_recipes().values()) and len(calls) == 4
     assert all(device == torch.device("cpu") for _, device in calls)
-    assert set(seconds) == set(warmup.MODELS) and all(s >= 0 for s in seconds.values())
+    assert set(seconds) == set(warmup.notebook_recipes()) and all(s >= 0 for s in seconds.values())
     assert capsys.readouterr().out.count("ready in") == 4
 
 
 def test_every_notebook_model_is_warmed():
-    names = " ".join(warmup.MODELS)
+    names = " ".join(warmup.notebook_recipes())
     for needed in ("classifier", "VAE", "MLP GAN", "DCGAN"):
         assert needed in names
+
+
+def _recipes_the_notebooks_load() -> dict[str, object]:
+    """Every ``pretrained(SomeRecipe(...))`` in a notebook's code, evaluated: what a student's first run trains."""
+    found = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for call in re.findall(r"pretrained\((\w+Recipe\([^)]*\))", cell.source):
+                    found[f"{path.name}: {call}"] = eval(call, dict(RECIPES))
+    return found
+
+
+def test_warmup_trains_exactly_the_recipes_the_notebooks_load(monkeypatch):
+    for quick in ("0", "1"):
+        monkeypatch.setenv("COURSE_QUICK", quick)
+        loaded = _recipes_the_notebooks_load()
+        assert len(loaded) >= 4, f"found only {list(loaded)}"
+        warmed = {recipe.key() for recipe in warmup.notebook_recipes().values()}
+        missing = [call for call, recipe in loaded.items() if recipe.key() not in warmed]
+        assert not missing, f"make warmup would not cache {missing}"
+        assert warmed == {recipe.key() for recipe in loaded.values()}, "warmup caches a model no notebook loads"

@@ -37,8 +37,8 @@ def _diagnose_feature_distance(args, expected, got):
 
 
 def _features(seed: int, shapes: dict) -> dict:
-    generator = torch.Generator().manual_seed(seed)
-    return {name: torch.rand(shape, generator=generator) for name, shape in shapes.items()}
+    rng = torch.Generator().manual_seed(seed)
+    return {name: torch.rand(shape, generator=rng) for name, shape in shapes.items()}
 
 
 _SHAPES = {"conv1": (3, 4, 5, 5), "hidden": (3, 6)}

@@ -10,12 +10,12 @@ from . import Exercise
 
 
 def _kl_cases() -> list[tuple]:
-    generator = torch.Generator().manual_seed(3)
+    rng = torch.Generator().manual_seed(3)
     return [
         (torch.zeros(1, 3), torch.zeros(1, 3)),
         (torch.tensor([[1.0, -2.0]]), torch.zeros(1, 2)),
         (torch.zeros(2, 2), torch.tensor([[1.0, -1.0], [0.5, 2.0]])),
-        (torch.randn(4, 5, generator=generator), torch.randn(4, 5, generator=generator)),
+        (torch.randn(4, 5, generator=rng), torch.randn(4, 5, generator=rng)),
     ]
 
 
@@ -54,11 +54,11 @@ gaussian_kl = Exercise(
 
 
 def _reparameterize_cases() -> list[tuple]:
-    generator = torch.Generator().manual_seed(4)
+    rng = torch.Generator().manual_seed(4)
     return [
         (torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([[1.0, -1.0]])),
         (torch.tensor([[2.0, -1.0]]), torch.log(torch.tensor([[4.0, 0.25]])), torch.tensor([[1.0, 2.0]])),
-        tuple(torch.randn(3, 4, generator=generator) for _ in range(3)),
+        tuple(torch.randn(3, 4, generator=rng) for _ in range(3)),
     ]
 
 

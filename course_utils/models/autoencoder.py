@@ -7,13 +7,15 @@ bottleneck the decoder cannot be sure of exact stroke positions, and how it hedg
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..data import Minibatches
+from ..config import budget
+from ..data import Minibatches, check_digit_batch
+from ..recipe import Recipe
 from ..train import History, train
-from .classifier import check_digit_batch
 
 
 class DigitAutoencoder(nn.Module):
@@ -30,11 +32,33 @@ class DigitAutoencoder(nn.Module):
         return self.decoder(self.encoder(images))
 
 
+@dataclass(frozen=True)
+class AutoencoderRecipe(Recipe):
+    """Notebook 02's autoencoder and its training, the same for both losses: only the loss differs between the two.
+
+    ``feature_layers`` and ``pixel_weight`` define the perceptual loss (classifier layers compared, weight of the
+    pixel term); the pixel-MSE model ignores them.
+    """
+
+    name = "digit autoencoder"
+    latent: int = 8
+    hidden: int = 256
+    batch_size: int = 64
+    lr: float = 1e-3
+    epochs: int = field(default_factory=lambda: budget(full=6, quick=3))
+    train_images: int = field(default_factory=lambda: budget(full=4000, quick=1000))
+    feature_layers: tuple[str, ...] = ("conv1", "conv2")
+    pixel_weight: float = 1.0
+
+    def build(self) -> DigitAutoencoder:
+        return DigitAutoencoder(self.latent, self.hidden)
+
+
 def fit_autoencoder(model: DigitAutoencoder, images: torch.Tensor, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                    epochs: int, batch_size: int = 64, lr: float = 1e-3, progress: bool = True,
-                    description: str = "autoencoder") -> History:
-    """Train ``model`` in place to reconstruct ``images``, with ``loss_fn(reconstruction, original)`` as the loss."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                    recipe: AutoencoderRecipe, *, progress: bool = True, description: str = "autoencoder") -> History:
+    """Train ``model`` in place to reconstruct the first ``recipe.train_images`` of ``images``, with
+    ``loss_fn(reconstruction, original)`` as the loss: notebook 02's step (a test checks they agree), repeated."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
 
     def step(x):
         loss = loss_fn(model(x), x)
@@ -44,6 +68,7 @@ def fit_autoencoder(model: DigitAutoencoder, images: torch.Tensor, loss_fn: Call
         return {"loss": loss}
 
     model.train()
-    history = train(step, Minibatches(images, batch_size=batch_size), epochs, progress=progress, description=description)
+    history = train(step, Minibatches(images[:recipe.train_images], batch_size=recipe.batch_size), recipe.epochs,
+                    progress=progress, description=description)
     model.eval()
     return history

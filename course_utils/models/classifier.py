@@ -2,18 +2,21 @@
 
 Two conv blocks and two linear layers. ``features(x)`` exposes the intermediate activations, so the same trained
 network serves as a feature extractor (perceptual loss, notebook 02) and as a judge of generated digits (notebook 05).
+``ClassifierRecipe`` defines the trained one: ``pretrained(ClassifierRecipe(), device)`` trains it once and caches it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import pretrained
 from ..config import budget
-from ..data import Minibatches, load_mnist
-from ..train import train
+from ..data import Minibatches, check_digit_batch, load_mnist, random_shift
+from ..recipe import Recipe
+from ..train import History, train
 
 FEATURE_LAYERS = ("conv1", "conv2", "hidden")
 
@@ -23,8 +26,8 @@ class DigitClassifier(nn.Module):
 
     def __init__(self, width: int = 32, hidden: int = 128, dropout: float = 0.3):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, width, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(width, 2 * width, kernel_size=3, padding=1)
+        self.conv1 = nn.Conv2d(1, width, kernel_size=3, padding=1)             # 1×28×28 → w×28×28, pooled to 14×14
+        self.conv2 = nn.Conv2d(width, 2 * width, kernel_size=3, padding=1)     # w×14×14 → 2w×14×14, pooled to 7×7
         self.fc = nn.Linear(2 * width * 7 * 7, hidden)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, 10)
@@ -41,27 +44,28 @@ class DigitClassifier(nn.Module):
         return self.out(self.dropout(self.features(x)["hidden"]))
 
 
-def check_digit_batch(x: torch.Tensor) -> None:
-    """Raise a clear ``ValueError`` unless ``x`` is a float batch of N×1×28×28 images."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"expected a tensor of images, got {type(x).__name__}")
-    if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"expected a batch of MNIST images shaped N×1×28×28, got {tuple(x.shape)}; "
-                         "a single image needs .unsqueeze(0), flat rows need .view(-1, 1, 28, 28)")
-    if not x.is_floating_point():
-        raise ValueError(f"expected float pixel values in [0, 1], got dtype {x.dtype}; divide uint8 images by 255")
+@dataclass(frozen=True)
+class ClassifierRecipe(Recipe):
+    """The course's digit classifier: its size, and Adam with a one-cycle learning rate on randomly shifted digits."""
 
+    name = "digit classifier"
+    width: int = 32
+    hidden: int = 128
+    dropout: float = 0.3
+    max_shift: int = 2
+    lr: float = 2e-3
+    batch_size: int = 64
+    epochs: int = field(default_factory=lambda: budget(full=12, quick=2))
 
-def random_shift(images: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
-    """Shift each image by up to ``max_shift`` pixels in x and y (zero padding): cheap data augmentation."""
-    n = images.shape[0]
-    padded = F.pad(images, (max_shift,) * 4)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), device=images.device)
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), device=images.device)
-    rows = (dy[:, None] + torch.arange(28, device=images.device)[None, :])
-    cols = (dx[:, None] + torch.arange(28, device=images.device)[None, :])
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    def build(self) -> DigitClassifier:
+        return DigitClassifier(self.width, self.hidden, self.dropout)
+
+    def fit(self, model: DigitClassifier, device) -> dict:
+        """Train on the training split; ``info["test_accuracy"]`` is measured on the held-out test split."""
+        images, labels = load_mnist("train", device=device)
+        fit_classifier(model, images, labels, self)
+        test_images, test_labels = load_mnist("test", device=device)
+        return {"test_accuracy": accuracy(model, test_images, test_labels)}
 
 
 @torch.no_grad()
@@ -74,36 +78,22 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(labels)
 
 
-def fit_classifier(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor, epochs: int,
-                   batch_size: int = 64, lr: float = 2e-3, progress: bool = True):
-    """Train ``model`` in place with Adam, a one-cycle learning rate and random shifts; returns the history."""
+def fit_classifier(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor, recipe: ClassifierRecipe,
+                   progress: bool = True) -> History:
+    """Train ``model`` in place with the recipe's Adam, one-cycle learning rate and random shifts; returns the history."""
     model.train()
-    batches = Minibatches(images, labels, batch_size=batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, epochs * len(batches)))
+    batches = Minibatches(images, labels, batch_size=recipe.batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=max(1, recipe.epochs * len(batches)))
 
     def step(x, y):
-        loss = F.cross_entropy(model(random_shift(x)), y)
+        loss = F.cross_entropy(model(random_shift(x, recipe.max_shift)), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         return {"loss": loss}
 
-    history = train(step, batches, epochs, progress=progress, description="digit classifier")
+    history = train(step, batches, recipe.epochs, progress=progress, description="digit classifier")
     model.eval()
     return history
-
-
-def pretrained_classifier(device: torch.device | str | None = None) -> tuple[DigitClassifier, dict]:
-    """The course's trained digit classifier, trained on first use and then loaded from the cache.
-
-    Returns ``(model, info)`` where ``info["test_accuracy"]`` is measured on the held-out test split.
-    """
-    def fit(model):
-        images, labels = load_mnist("train", device=device)
-        fit_classifier(model, images, labels, epochs=budget(full=12, quick=2))
-        test_images, test_labels = load_mnist("test", device=device)
-        return {"test_accuracy": accuracy(model, test_images, test_labels)}
-
-    return pretrained("digit_classifier", DigitClassifier, fit, device=device)

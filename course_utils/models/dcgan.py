@@ -1,104 +1,82 @@
-"""DCGAN (Radford, Metz & Chintala, 2016): a convolutional generator and its mirror-image discriminator.
+"""DCGAN (Radford, Metz & Chintala, 2016) for 28×28 digits: a convolutional generator and its mirror-image discriminator.
 
-The generator projects a noise vector z to a small stack of feature maps (7×7 for 28-pixel images, 4×4 for 32 or
-64) and doubles the resolution with strided transposed convolutions until it reaches the image; the discriminator
-halves it with strided convolutions down to one logit. Both follow the paper's guidelines: no pooling, batch norm,
-ReLU in G with a Tanh output, LeakyReLU(0.2) in D, weights drawn from N(0, 0.02).
+The generator projects a noise vector z to 7×7 feature maps and doubles the resolution twice with strided transposed
+convolutions (7 → 14 → 28); the discriminator halves it twice with strided convolutions (28 → 14 → 7) and ends in one
+logit. Both follow the paper's guidelines: no pooling, batch norm, ReLU in G with a Tanh output, LeakyReLU(0.2) in D,
+weights drawn from N(0, 0.02). ``DCGANRecipe`` defines notebook 05's model; ``dcgan_large`` has the 32- and 64-pixel
+layouts of the paper.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-import time
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..checkpoints import pretrained
 from ..config import budget
-from ..data import Minibatches, load_mnist, to_pixels, to_tanh_range
+from ..data import load_mnist, to_tanh_range
 from ..device import autocast_dtype, memory_format
-from ..gan import make_gan_step, sample_latent
-from ..train import train
-
-IMAGE_SIZES = (28, 32, 64)
-
-
-def _resolution_plan(image_size: int) -> tuple[int, int]:
-    """(size of the first feature map, number of ×2 upsamplings) that reach ``image_size``."""
-    if image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size!r}")
-    base = 7 if image_size == 28 else 4
-    return base, int(math.log2(image_size // base))
+from ..gan import fit_gan
+from ..latent import check_latents
+from ..recipe import Recipe
+from ..train import History
+from .generative import GAN, Snapshots, training_record
 
 
 class Generator(nn.Module):
-    """z (N×latent_dim) → image N×channels×size×size in [−1, 1]; ``width`` channels just before the output layer."""
+    """z (N×latent_dim) → a 28×28 image in [−1, 1]; ``width`` channels just before the output layer."""
 
-    def __init__(self, latent_dim: int = 100, width: int = 32, image_size: int = 28, channels: int = 1):
+    def __init__(self, latent_dim: int = 100, width: int = 32):
         super().__init__()
-        base, upsamplings = _resolution_plan(image_size)
-        self.latent_dim, self.image_size = latent_dim, image_size
-        features = width * 2 ** (upsamplings - 1)
-        layers = [nn.ConvTranspose2d(latent_dim, features, base, 1, 0, bias=False), nn.BatchNorm2d(features), nn.ReLU(True)]
-        for _ in range(upsamplings - 1):
-            layers += [nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(features // 2), nn.ReLU(True)]
-            features //= 2
-        layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            # project: z as a 1×1 map, latent_dim channels → 2w maps of 7×7 (the kernel covers the whole output)
+            nn.ConvTranspose2d(latent_dim, 2 * width, kernel_size=7, stride=1, padding=0, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(True),
+            # 7×7 → 14×14: every input pixel stamps a 4×4 filter, stamps 2 pixels apart
+            nn.ConvTranspose2d(2 * width, width, kernel_size=4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+            # 14×14 → 28×28, one grey channel; Tanh keeps pixels in [−1, 1] (no batch norm on G's output)
+            nn.ConvTranspose2d(width, 1, kernel_size=4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+        self.apply(init_dcgan_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"the generator expects latent vectors shaped N×{self.latent_dim}, got {tuple(z.shape)}")
-        return self.net(z[:, :, None, None])
+        check_latents(z, self.latent_dim)
+        return self.net(z[:, :, None, None])                  # z as latent_dim channels of a 1×1 map
 
 
 class Discriminator(nn.Module):
-    """Image N×channels×size×size in [−1, 1] → one real-vs-fake logit per image (shape N)."""
+    """A 28×28 image in [−1, 1] → one real-vs-fake logit per image (shape N)."""
 
-    def __init__(self, width: int = 32, image_size: int = 28, channels: int = 1):
+    def __init__(self, width: int = 32):
         super().__init__()
-        base, downsamplings = _resolution_plan(image_size)
-        self.image_size, self.channels = image_size, channels
-        layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        features = width
-        for _ in range(downsamplings - 1):
-            layers += [nn.Conv2d(features, features * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(features * 2), nn.LeakyReLU(0.2, True)]
-            features *= 2
-        layers += [nn.Conv2d(features, 1, base, 1, 0)]
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(
+            # 28×28 → 14×14, w maps; no batch norm on D's input layer
+            nn.Conv2d(1, width, kernel_size=4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, True),
+            # 14×14 → 7×7, 2w maps (batch norm adds its own shift β, so the conv needs no bias)
+            nn.Conv2d(width, 2 * width, kernel_size=4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2, True),
+            # 7×7 → 1×1: one logit, the mirror image of G's projection
+            nn.Conv2d(2 * width, 1, kernel_size=7, stride=1, padding=0),
+        )
+        self.apply(init_dcgan_weights)
 
     @property
     def first_filters(self) -> torch.Tensor:
-        """The first layer's filters (width×channels×4×4): what D looks for in the raw pixels."""
+        """The first layer's filters (width×1×4×4): what D looks for in the raw pixels."""
         return self.net[0].weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        expected = (self.channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"the discriminator expects images shaped N×{'×'.join(map(str, expected))}, got {tuple(x.shape)}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"the discriminator expects images shaped N×1×28×28, got {tuple(x.shape)}")
         return self.net(x).flatten()
-
-
-class DCGAN(nn.Module):
-    """A generator and a discriminator kept together, so one checkpoint holds both; weights start at N(0, 0.02)."""
-
-    def __init__(self, latent_dim: int = 100, width: int = 32, image_size: int = 28, channels: int = 1):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.generator = Generator(latent_dim, width, image_size, channels)
-        self.discriminator = Discriminator(width, image_size, channels)
-        self.apply(init_dcgan_weights)
-
-    @torch.no_grad()
-    def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Images for the latent vectors ``z`` in [0, 1] (ready for plots and the digit classifier), G in eval mode."""
-        was_training = self.generator.training
-        self.generator.eval()
-        images = to_pixels(self.generator(z))
-        self.generator.train(was_training)
-        return images
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -112,119 +90,56 @@ def init_dcgan_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def shape_table(model: nn.Module, example: torch.Tensor) -> list[tuple[str, tuple[int, ...], int]]:
-    """(layer, output shape without the batch, parameter count) for every layer of ``model.net`` on ``example``."""
-    rows, x = [], example
-    if isinstance(model, Generator):
-        x = x[:, :, None, None]
-        rows.append(("input z", tuple(x.shape[1:]), 0))
-    else:
-        rows.append(("input image", tuple(x.shape[1:]), 0))
-    with torch.no_grad():
-        for layer in model.net:
-            x = layer(x)
-            rows.append((_describe_layer(layer), tuple(x.shape[1:]), sum(p.numel() for p in layer.parameters())))
-    return rows
+class DCGAN(GAN):
+    """The 28×28 DCGAN: its generator and discriminator, with the course's generative-model verbs."""
+
+    def __init__(self, latent_dim: int = 100, width: int = 32):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = Generator(latent_dim, width)
+        self.discriminator = Discriminator(width)
 
 
-def _describe_layer(layer: nn.Module) -> str:
-    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-        return (f"{type(layer).__name__}({layer.in_channels}→{layer.out_channels}, "
-                f"k={layer.kernel_size[0]}, s={layer.stride[0]}, p={layer.padding[0]})")
-    if isinstance(layer, nn.LeakyReLU):
-        return f"LeakyReLU({layer.negative_slope})"
-    return type(layer).__name__
+@dataclass(frozen=True)
+class DCGANRecipe(Recipe):
+    """Notebook 05's DCGAN: the paper's Adam (2·10⁻⁴, β₁ = 0.5) on batches of 32.
 
-
-def shape_table_markdown(model: nn.Module, example: torch.Tensor) -> str:
-    """:func:`shape_table` as a Markdown table, for ``display(Markdown(...))`` in a notebook."""
-    lines = ["| layer | output shape (C×H×W) | parameters |", "| --- | --- | ---: |"]
-    lines += [f"| {name} | {'×'.join(map(str, shape))} | {count:,} |" for name, shape, count in shape_table(model, example)]
-    return "\n".join(lines)
-
-
-# --- Batch normalisation, per channel or per unit ---
-
-def batchnorm_shift_maps(features: torch.Tensor, per: str = "channel", eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """How batch norm (γ = 1, β = 0) transforms every pixel: ``y = scale·x + shift``, returned as C×H×W maps.
-
-    ``per="channel"`` uses one mean and variance per channel, over the batch and all positions (``BatchNorm2d``):
-    every pixel of a feature map gets the same scale and shift. ``per="unit"`` treats every (channel, row, column)
-    as its own unit with its own statistics (``BatchNorm1d`` on flattened maps): the shift varies across the map.
+    Batches of 32, not the paper's 128: on the 4,000 bundled digits, twice as many (smaller) updates as with 64 gave
+    clearly better digits for about the same compute. Quick mode trains 1 epoch on the first 640 digits.
     """
-    if features.ndim != 4:
-        raise ValueError(f"features must be a batch of feature maps shaped N×C×H×W, got {tuple(features.shape)}")
-    if per == "channel":
-        mean = features.mean(dim=(0, 2, 3), keepdim=True)[0].expand(features.shape[1:])
-        var = features.var(dim=(0, 2, 3), unbiased=False, keepdim=True)[0].expand(features.shape[1:])
-    elif per == "unit":
-        mean, var = features.mean(dim=0), features.var(dim=0, unbiased=False)
-    else:
-        raise ValueError(f"per must be 'channel' or 'unit', got {per!r}")
-    scale = 1 / torch.sqrt(var + eps)
-    return scale, -mean * scale
+
+    name = "DCGAN"
+    latent_dim: int = 100
+    width: int = 32
+    batch_size: int = 32
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    epochs: int = field(default_factory=lambda: budget(full=25, quick=1))
+    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=640))
+
+    def build(self) -> DCGAN:
+        return DCGAN(self.latent_dim, self.width)
+
+    def fit(self, gan: DCGAN, device) -> dict:
+        """Train on the training digits; ``info`` holds the curves, the time, and 16 samples of the same z per epoch."""
+        images, _ = load_mnist("train", device=device)
+        snapshots = Snapshots(gan)
+        history = fit_dcgan(gan, images[:self.train_images], self, on_epoch_end=snapshots)
+        return training_record(history, snapshots)
 
 
-# --- Training, and the cached model used by notebook 05 ---
+def fit_dcgan(gan: DCGAN, images: torch.Tensor, recipe: DCGANRecipe, *, on_epoch_end=None, progress: bool = True) -> History:
+    """Train ``gan`` in place on ``images`` (in [0, 1], on the device to train on) with the recipe; returns the history.
 
-def fit_dcgan(gan: DCGAN, images: torch.Tensor, epochs: int, batch_size: int = 64,
-              snapshot_noise: torch.Tensor | None = None, progress: bool = True) -> dict:
-    """Train ``gan`` in place on ``images`` (in [0, 1]); returns the history, wall and CPU time and, if
-    ``snapshot_noise`` is given, the generator's images for that fixed noise after every epoch."""
+    The step is notebook 05's (a test checks they agree), run on the course's fast path: the images stay on the
+    device, and on a CUDA GPU the networks run in bfloat16 autocast on channels-last tensors; elsewhere in float32.
+    """
     device = images.device
     layout = memory_format(device)                    # channels_last on CUDA, where tensor cores like it
     real = to_tanh_range(images).contiguous(memory_format=layout)
-    gan.to(device, memory_format=layout).train()
-    g_opt = torch.optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    step = make_gan_step(gan.generator, gan.discriminator, g_opt, d_opt, gan.latent_dim,
-                         autocast_dtype=autocast_dtype(device))   # bfloat16 on a CUDA GPU, float32 elsewhere
-    snapshots = []
-
-    def snapshot(epoch, history):
-        if snapshot_noise is not None:
-            snapshots.append(gan.sample(snapshot_noise.to(device)).cpu())
-
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = train(step, Minibatches(real, batch_size=batch_size, drop_last=True), epochs,
-                    on_epoch_end=snapshot, progress=progress, description="DCGAN")
+    gan.to(device, memory_format=layout)
+    history = fit_gan(gan.generator, gan.discriminator, real, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                      lr=recipe.lr, betas=recipe.betas, autocast_dtype=autocast_dtype(device), on_epoch_end=on_epoch_end,
+                      progress=progress, description="DCGAN")
     gan.eval()
-    return {"history": {name: list(values) for name, values in history.items()}, "steps": history.steps[-1],
-            "train_seconds": time.perf_counter() - start, "train_cpu_seconds": time.process_time() - cpu_start,
-            "device": str(device),
-            "snapshots": torch.stack(snapshots) if snapshots else torch.empty(0)}
-
-
-DEFAULT_WIDTH = 32
-LATENT_DIM = 100
-BATCH_SIZE = 32
-SNAPSHOT_SEED = 5
-
-
-def snapshot_noise(count: int = 16) -> torch.Tensor:
-    """The fixed latent vectors whose images :func:`pretrained_dcgan` records after every epoch (same on every machine)."""
-    return sample_latent(count, LATENT_DIM, generator=torch.Generator().manual_seed(SNAPSHOT_SEED))
-
-
-def pretrained_dcgan(device: torch.device | str | None = None, epochs: int | None = None,
-                     width: int = DEFAULT_WIDTH) -> tuple[DCGAN, dict]:
-    """The notebook's DCGAN on MNIST: trained on first use, then loaded from the cache in a second.
-
-    Batches of 32: on the 4,000 bundled digits, twice as many (smaller) updates as with 64 gave clearly better digits
-    for about the same compute. ``info`` holds the history, one snapshot per epoch of the images for
-    :func:`snapshot_noise`, the number of steps and the training time. Quick mode trains 1 epoch on 640 digits and
-    is cached separately.
-    """
-    epochs = epochs if epochs is not None else budget(full=25, quick=1)
-
-    def fit(gan):
-        images, _ = load_mnist("train", device=device)
-        return fit_dcgan(gan, images[:budget(full=len(images), quick=640)], epochs, batch_size=BATCH_SIZE,
-                         snapshot_noise=snapshot_noise())
-
-    return pretrained(f"dcgan_w{width}_e{epochs}", lambda: DCGAN(LATENT_DIM, width), fit, device=device, version=2)
-
-
-def source_of(function) -> str:
-    """The source code of ``function``, so a notebook can show the lines that do the work without copying them."""
-    return inspect.getsource(function)
+    return history

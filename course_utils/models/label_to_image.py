@@ -6,12 +6,14 @@ images are "correct" for each label, the MSE-optimal answer is their average: th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import Minibatches
-from ..train import History, train
+from ..config import budget
+from ..recipe import Recipe
 
 
 class LabelToImage(nn.Module):
@@ -34,23 +36,18 @@ class LabelToImage(nn.Module):
         return self.net(F.one_hot(labels, 10).float()).view(-1, 1, 28, 28)
 
 
-def fit_label_to_image(model: LabelToImage, images: torch.Tensor, labels: torch.Tensor, epochs: int,
-                       batch_size: int = 64, lr: float = 1e-3, progress: bool = True) -> History:
-    """Train ``model`` in place so that ``model(label)`` matches each training image under pixel-wise MSE."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+@dataclass(frozen=True)
+class LabelToImageRecipe(Recipe):
+    """Notebook 01's label → image network and its training (Adam 10⁻³ on batches of 64); the notebook writes the step."""
 
-    def step(x, y):
-        loss = F.mse_loss(model(y), x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"mse": loss}
+    name = "label to image"
+    hidden: int = 256
+    batch_size: int = 64
+    lr: float = 1e-3
+    epochs: int = field(default_factory=lambda: budget(full=10, quick=2))
 
-    model.train()
-    history = train(step, Minibatches(images, labels, batch_size=batch_size), epochs, progress=progress,
-                    description="label → image (MSE)")
-    model.eval()
-    return history
+    def build(self) -> LabelToImage:
+        return LabelToImage(self.hidden)
 
 
 def class_means(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

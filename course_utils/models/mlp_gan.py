@@ -1,24 +1,26 @@
 """Fully connected GANs (Goodfellow et al., 2014): for 1-D and 2-D toy data and for MNIST digits (notebook 04).
 
 The generator maps noise z ~ N(0, I) to a sample; the discriminator maps a sample to one logit (D = sigmoid of it).
-``fit_gan`` trains any pair with the shared ``make_gan_step`` and ``train`` loop; ``pretrained_mnist_gan`` trains
-the digit GAN once and caches it, together with its training curves and samples taken along the way.
+``course_utils.gan.fit_gan`` trains any pair; ``MLPGANRecipe`` defines the digit GAN, which
+``pretrained(MLPGANRecipe())`` trains once and caches with its training curves and samples taken along the way.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..checkpoints import pretrained
 from ..config import budget
-from ..data import Minibatches, load_mnist, to_tanh_range
+from ..data import load_mnist, to_tanh_range
 from ..densities import discriminator_gap, integrate, kernel_density, optimal_discriminator
-from ..gan import make_gan_step, sample_latent
-from ..train import History, train
+from ..gan import fit_gan
+from ..latent import check_latents, sample_latent
+from ..recipe import Recipe
+from .generative import GAN, Snapshots, training_record
 
 
 def _mlp(sizes: Sequence[int], dropout: float = 0.0, batch_norm: bool = False) -> list[nn.Module]:
@@ -48,8 +50,7 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*layers, *([nn.Tanh()] if tanh else []))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"the generator expects latent vectors of shape N×{self.latent_dim}, got {tuple(z.shape)}")
+        check_latents(z, self.latent_dim)
         return self.net(z).reshape(-1, *self.output_shape)
 
 
@@ -68,79 +69,46 @@ class MLPDiscriminator(nn.Module):
         return self.net(x)[:, 0]
 
 
-def fit_gan(generator: MLPGenerator, discriminator: nn.Module, data: torch.Tensor, *, epochs: int, batch_size: int = 128,
-            lr: float = 2e-4, d_lr: float | None = None, betas: tuple[float, float] = (0.5, 0.999),
-            generator_loss: str = "non-saturating",
-            on_epoch_end: Callable[[int, History], None] | None = None, progress: bool = True,
-            description: str = "GAN") -> History:
-    """Train ``generator`` and ``discriminator`` on ``data`` with Adam and the shared GAN step; returns the history.
+class MLPGAN(GAN):
+    """A fully connected generator and discriminator for digits, with the course's generative-model verbs.
 
-    Both learn at rate ``lr`` unless ``d_lr`` gives the discriminator its own.
-
-    A NaN or infinite loss stops training with :class:`~course_utils.train.TrainingDiverged` and advice.
+    G: ``latent_dim`` → ``g_hidden`` → 784 pixels in [−1, 1] (batch norm, LeakyReLU, Tanh);
+    D: 784 → ``d_hidden`` → 1 logit (LeakyReLU, dropout so it cannot simply memorise a few thousand digits).
     """
-    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas)
-    step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, generator_loss=generator_loss)
-    generator.train(), discriminator.train()
-    history = train(step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
-                    on_epoch_end=on_epoch_end, progress=progress, description=description)
-    generator.eval(), discriminator.eval()
-    return history
+
+    def __init__(self, latent_dim: int = 64, g_hidden: Sequence[int] = (256, 512), d_hidden: Sequence[int] = (512, 256),
+                 dropout: float = 0.3):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = MLPGenerator(latent_dim, (1, 28, 28), hidden=g_hidden, tanh=True, batch_norm=True)
+        self.discriminator = MLPDiscriminator((1, 28, 28), hidden=d_hidden, dropout=dropout)
 
 
-MNIST_LATENT_DIM = 64
+@dataclass(frozen=True)
+class MLPGANRecipe(Recipe):
+    """Notebook 04's MNIST GAN: its sizes and training (Adam 5·10⁻⁴, β₁ = 0.5, batches of 64)."""
 
+    name = "MLP GAN"
+    latent_dim: int = 64
+    g_hidden: tuple[int, ...] = (256, 512)
+    d_hidden: tuple[int, ...] = (512, 256)
+    dropout: float = 0.3
+    batch_size: int = 64
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    epochs: int = field(default_factory=lambda: budget(full=40, quick=2))
 
-def mnist_generator() -> MLPGenerator:
-    """The digit generator: 64 → 256 → 512 → 784 pixels in [−1, 1], with batch norm in the hidden layers."""
-    return MLPGenerator(MNIST_LATENT_DIM, (1, 28, 28), hidden=(256, 512), tanh=True, batch_norm=True)
+    def build(self) -> MLPGAN:
+        return MLPGAN(self.latent_dim, self.g_hidden, self.d_hidden, self.dropout)
 
-
-def mnist_discriminator() -> MLPDiscriminator:
-    """The digit discriminator: 784 → 512 → 256 → 1 logit, with dropout so it cannot simply memorise 4,000 digits."""
-    return MLPDiscriminator((1, 28, 28), hidden=(512, 256), dropout=0.3)
-
-
-def pretrained_mnist_gan(device: torch.device | str | None = None, snapshots: int = 16) -> tuple[MLPGenerator, dict]:
-    """The notebook's MNIST GAN, trained on first use and then loaded from the cache.
-
-    ``info`` holds the training curves (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ``steps``), and
-    ``snapshot_epochs`` with ``snapshot_images`` (E×snapshots×1×28×28): samples from the same fixed z after those epochs.
-    """
-    epochs = budget(full=40, quick=2)
-    keep = sorted({1, 2, 5, 10, 20, epochs} & set(range(1, epochs + 1)))
-
-    def fit(generator):
-        seed = torch.Generator().manual_seed(0)
-        fixed_z = torch.randn(snapshots, MNIST_LATENT_DIM, generator=seed).to(device or "cpu")
+    def fit(self, gan: MLPGAN, device) -> dict:
+        """Train on the training digits; ``info`` holds the curves and 16 samples of the same z after epochs 1, 2, 5, …"""
         images, _ = load_mnist("train", device=device)
-        discriminator = mnist_discriminator().to(images.device)
-        taken = []
-
-        def snapshot(epoch, history):
-            if epoch + 1 in keep:
-                with torch.no_grad():
-                    generator.eval()
-                    taken.append(generator(fixed_z).cpu())
-                    generator.train()
-
-        history = fit_gan(generator, discriminator, to_tanh_range(images), epochs=epochs, batch_size=64, lr=5e-4,
-                          on_epoch_end=snapshot, description="MNIST GAN")
-        curves = {name: torch.tensor(values) for name, values in history.items()}
-        return {**curves, "steps": torch.tensor(history.steps), "snapshot_epochs": torch.tensor(keep),
-                "snapshot_images": torch.stack(taken)}
-
-    return pretrained("mnist_mlp_gan", mnist_generator, fit, device=device)
-
-
-def generate(generator: MLPGenerator, count: int, generator_seed: int | None = None) -> torch.Tensor:
-    """``count`` samples from ``generator`` (no gradients), on its device; a seed makes them repeatable."""
-    device = next(generator.parameters()).device
-    rng = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
-    z = sample_latent(count, generator.latent_dim, generator=rng).to(device)
-    with torch.no_grad():
-        return generator(z)
+        snapshots = Snapshots(gan, epochs={1, 2, 5, 10, 20, self.epochs})
+        history = fit_gan(gan.generator, gan.discriminator, to_tanh_range(images), epochs=self.epochs,
+                          batch_size=self.batch_size, lr=self.lr, betas=self.betas, on_epoch_end=snapshots,
+                          description="MNIST GAN")
+        return training_record(history, snapshots)
 
 
 @torch.no_grad()

@@ -1,0 +1,101 @@
+"""What every generative model of the course offers, under the same four names.
+
+* ``latent_dim`` — the length of a latent vector z;
+* ``sample_latent(n, rng=None)`` — n vectors from the prior, z ~ N(0, I), on the model's device;
+* ``decode(z)`` — the images for those vectors, N×1×28×28 with pixel values in [0, 1] (eval mode, no gradients);
+* ``sample(n, rng=None)`` — ``decode(sample_latent(n, rng))``: n new images.
+
+A VAE, an MLP GAN and a DCGAN differ inside, but a figure, a widget, a metric or a benchmark can use any of them
+through these verbs. ``rng`` is a seed or a ``torch.Generator``; it makes the samples repeatable.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from ..data import to_pixels
+from ..latent import sample_latent
+
+
+class GenerativeModel(nn.Module):
+    """Base class: subclasses set ``latent_dim`` and write ``decode``; ``sample_latent`` and ``sample`` come free."""
+
+    latent_dim: int
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (and where its latents and images are made)."""
+        return next(self.parameters()).device
+
+    def sample_latent(self, n: int, rng: int | torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent vectors z ~ N(0, I), shape n×latent_dim, on the model's device."""
+        return sample_latent(n, self.latent_dim, device=self.device, rng=rng)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images N×1×28×28 in [0, 1] for the latent vectors ``z`` (N×latent_dim)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how it decodes a latent vector")
+
+    @torch.no_grad()
+    def sample(self, n: int, rng: int | torch.Generator | None = None) -> torch.Tensor:
+        """``n`` new images N×1×28×28 in [0, 1]: latents from the prior, decoded."""
+        return self.decode(self.sample_latent(n, rng))
+
+
+class GAN(GenerativeModel):
+    """A generator and a discriminator kept together, so one checkpoint holds both.
+
+    ``generator`` maps z (N×latent_dim) to images in [−1, 1] (a Tanh output, the scale GANs train on); ``decode``
+    shows them in [0, 1]. Subclasses build the two networks.
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images N×1×28×28 in [0, 1] for latent vectors N×latent_dim (G in eval mode: batch norm's running averages)."""
+        with evaluating(self.generator):
+            return to_pixels(self.generator(z))
+
+
+@contextmanager
+def evaluating(module: nn.Module):
+    """Run ``module`` in eval mode inside the block (batch norm uses its running averages, dropout is off), then
+    put it back in the mode it was in, so looking at samples in the middle of training does not disturb training."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+class Snapshots:
+    """The images a model decodes from the same fixed latents after chosen epochs: training progress you can watch.
+
+    Pass it as ``on_epoch_end`` to ``train`` or ``fit_gan``. ``epochs`` (counted from 1) picks when; every epoch if
+    None. ``seed`` fixes the latents, so every run and every machine shows the same ``count`` "digits" growing up.
+    """
+
+    def __init__(self, model: GenerativeModel, count: int = 16, seed: int = 5, epochs: set[int] | None = None):
+        self.model, self.wanted = model, epochs
+        self.latents = model.sample_latent(count, rng=seed)
+        self.epochs: list[int] = []
+        self.images: list[torch.Tensor] = []
+
+    def __call__(self, epoch: int, history) -> None:
+        if self.wanted is None or epoch + 1 in self.wanted:
+            self.epochs.append(epoch + 1)
+            self.images.append(self.model.decode(self.latents).cpu())
+
+
+def training_record(history, snapshots: Snapshots) -> dict:
+    """What a generative model's recipe keeps beside its weights: the curves (``history``, with ``steps``), the
+    ``snapshots`` (E×count×1×28×28) with their ``snapshot_epochs``, and the training time and device."""
+    return {"history": {**{name: list(values) for name, values in history.items()}, "steps": list(history.steps)},
+            "snapshot_epochs": torch.tensor(snapshots.epochs), "snapshots": torch.stack(snapshots.images),
+            "train_seconds": history.seconds, "train_cpu_seconds": history.cpu_seconds,
+            "device": str(snapshots.model.device)}

@@ -1,0 +1,47 @@
+"""A recipe: one small frozen dataclass holding everything that defines a trained model.
+
+Sizes, latent width, batch size, epochs, learning rates, augmentation and the seed live in one place. The recipe
+builds the model (``build()``), knows how to train it (``fit()``, for the models the course caches), is saved inside
+the checkpoint, and its hash is the cache key: change any field and :func:`course_utils.checkpoints.pretrained`
+trains a new model instead of loading a stale one. Fields that differ in quick mode take their value from
+``budget(full=..., quick=...)`` when the recipe is created, so quick and full models never share a cache file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Base of every model's recipe; subclasses add their fields, ``build()`` and, if the course caches them, ``fit()``.
+
+    ``seed`` fixes the initial weights and the order of the minibatches, so one recipe always trains the same model.
+    """
+
+    name: ClassVar[str] = "model"
+    seed: int = 0
+
+    def build(self) -> nn.Module:
+        """A fresh, untrained model with this recipe's sizes."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how to build its model")
+
+    def fit(self, model: nn.Module, device: torch.device | str | None) -> dict[str, Any]:
+        """Train ``model`` in place on ``device`` and return numbers worth keeping with it (test accuracy, curves, …)."""
+        raise NotImplementedError(f"the {self.name} is trained in its notebook, not cached: {type(self).__name__} has no fit()")
+
+    def fields(self) -> dict[str, Any]:
+        """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """``<name>-<hash of the class and every field>``: the cache file's name, different for any change of a field."""
+        text = json.dumps({"recipe": type(self).__name__, **self.fields()}, sort_keys=True, default=str)
+        return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

@@ -1,0 +1,40 @@
+"""Shape tables: what each layer of a network does to a tensor, and how many parameters it has.
+
+A table makes an architecture's arithmetic visible ("7×7 → 14×14") next to the code that spells it out.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def layer_table(net: nn.Sequential, example: torch.Tensor) -> list[tuple[str, tuple[int, ...], int]]:
+    """(layer, output shape without the batch, parameter count) for every layer of ``net`` on ``example``.
+
+    The first row is the input itself. ``example`` must already have the shape the first layer expects (for a
+    generator that projects z with a transposed convolution: N×latent_dim×1×1).
+    """
+    rows, x = [("input", tuple(example.shape[1:]), 0)], example
+    with torch.no_grad():
+        for layer in net:
+            x = layer(x)
+            rows.append((describe_layer(layer), tuple(x.shape[1:]), sum(p.numel() for p in layer.parameters())))
+    return rows
+
+
+def describe_layer(layer: nn.Module) -> str:
+    """A short name for a layer, with the settings that decide its output size (kernel, stride, padding)."""
+    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+        return (f"{type(layer).__name__}({layer.in_channels}→{layer.out_channels}, "
+                f"k={layer.kernel_size[0]}, s={layer.stride[0]}, p={layer.padding[0]})")
+    if isinstance(layer, nn.LeakyReLU):
+        return f"LeakyReLU({layer.negative_slope})"
+    return type(layer).__name__
+
+
+def layer_table_markdown(net: nn.Sequential, example: torch.Tensor) -> str:
+    """:func:`layer_table` as a Markdown table, for ``display(Markdown(...))`` in a notebook."""
+    lines = ["| layer | output shape (C×H×W) | parameters |", "| --- | --- | ---: |"]
+    lines += [f"| {name} | {'×'.join(map(str, shape))} | {count:,} |" for name, shape, count in layer_table(net, example)]
+    return "\n".join(lines)
