@@ -32,13 +32,17 @@ def test_every_notebook_model_is_warmed():
 
 
 def _recipes_the_notebooks_load() -> dict[str, object]:
-    """Every ``pretrained(SomeRecipe(...))`` in a notebook's code, evaluated: what a student's first run trains."""
+    """Every recipe a notebook passes to ``pretrained``, evaluated: what a student's first run trains.
+
+    Both ``pretrained(SomeRecipe(...), ...)`` and ``pretrained(name, ...)`` after ``name = SomeRecipe(...)`` count.
+    """
     found = {}
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type == "code":
-                for call in re.findall(r"pretrained\((\w+Recipe\([^)]*\))", cell.source):
-                    found[f"{path.name}: {call}"] = eval(call, dict(RECIPES))
+        code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+        names = dict(re.findall(r"^(\w+) = (\w+Recipe\([^)]*\))", code, flags=re.MULTILINE))
+        for argument in re.findall(r"pretrained\((\w+(?:\([^)]*\))?)", code):
+            call = names.get(argument, argument)
+            found[f"{path.name}: {call}"] = eval(call, dict(RECIPES))
     return found
 
 

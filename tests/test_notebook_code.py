@@ -1,0 +1,86 @@
+"""The lines a notebook writes out agree with the library that trains the cached models.
+
+Notebook 05 writes the DCGAN step, notebook 02 the perceptual-loss step, and notebook 05 the batch-norm statistics;
+each is run here, from the notebook itself, next to the library's version.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.data import to_tanh_range
+from course_utils.gan import make_gan_step
+from course_utils.losses import FeatureExtractor, perceptual_loss
+from course_utils.models.autoencoder import AutoencoderRecipe, fit_autoencoder
+from course_utils.models.dcgan import DCGANRecipe
+
+from notebook_code import run_cell_defining
+
+
+def _same_parameters(a: nn.Module, b: nn.Module, atol: float = 0.0) -> bool:
+    return all(torch.allclose(p, q, rtol=0, atol=atol) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_notebook_05_step_and_the_library_step_leave_the_same_weights(bundled_mnist):
+    (images, _), _ = bundled_mnist
+    recipe = DCGANRecipe(width=8)
+    real = to_tanh_range(images[:recipe.batch_size])
+    torch.manual_seed(0)
+    notebook = run_cell_defining("05_dcgan.ipynb", "dcgan_step", {"recipe": recipe, "device": torch.device("cpu"), "torch": torch})
+    fresh = notebook["fresh"]
+    library = recipe.build()
+    library.load_state_dict(fresh.state_dict())
+    assert _same_parameters(fresh, library)
+    g_opt = torch.optim.Adam(library.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    d_opt = torch.optim.Adam(library.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    library_step = make_gan_step(library.generator, library.discriminator, g_opt, d_opt, recipe.latent_dim)
+
+    for _ in range(2):                                   # two steps: the optimisers' state must agree too
+        torch.manual_seed(1)
+        from_notebook = notebook["dcgan_step"](real)
+        torch.manual_seed(1)
+        from_library = library_step(real)
+    assert _same_parameters(fresh, library, atol=1e-6), "the notebook's step and make_gan_step moved the weights differently"
+    assert not _same_parameters(fresh, recipe.build()), "the step changed the weights"
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert from_notebook[name].item() == pytest.approx(from_library[name].item(), abs=1e-6), name
+    assert all(p.requires_grad for p in fresh.discriminator.parameters()), "D is unfrozen after the notebook's step"
+
+
+def test_notebook_02_step_and_fit_autoencoder_leave_the_same_weights(trained_classifier, bundled_mnist):
+    (images, _), _ = bundled_mnist
+    recipe = AutoencoderRecipe(epochs=1, train_images=64)          # one minibatch of 64: exactly one step
+    extractor = FeatureExtractor(trained_classifier, recipe.feature_layers)
+    batch = images[:recipe.train_images]
+    notebook = run_cell_defining("02_perceptual_loss.ipynb", "perceptual_step",
+                                 {"recipe": recipe, "device": torch.device("cpu"), "extractor": extractor,
+                                  "torch": torch, "F": F})
+    terms = notebook["perceptual_step"](batch)
+    assert terms["loss"].item() == pytest.approx((terms["feature term"] + recipe.pixel_weight * terms["pixel term"]).item())
+
+    torch.manual_seed(recipe.seed)                                  # the notebook's initial weights
+    library = recipe.build()
+    assert not _same_parameters(library, notebook["autoencoder"]), "the notebook's step changed the weights"
+    fit_autoencoder(library, batch, lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=recipe.pixel_weight),
+                    recipe, progress=False)
+    # fit_autoencoder shuffles the 64 rows; the mean over a reordered batch differs only by rounding.
+    assert _same_parameters(library, notebook["autoencoder"], atol=1e-6)
+
+
+def test_notebook_05_batchnorm_statistics_match_torch(bundled_mnist):
+    batchnorm_scale_shift = run_cell_defining("05_dcgan.ipynb", "batchnorm_scale_shift", {"torch": torch})[
+        "batchnorm_scale_shift"]
+    torch.manual_seed(0)
+    features = torch.randn(16, 3, 5, 5) + torch.linspace(0, 4, 25).reshape(1, 1, 5, 5)  # position-dependent mean
+    scale, shift = batchnorm_scale_shift(features, per="channel")
+    assert scale.shape == shift.shape == (3, 5, 5)
+    assert torch.allclose(shift, shift[:, :1, :1].expand_as(shift)) and torch.allclose(scale, scale[:, :1, :1].expand_as(scale))
+    reference = nn.BatchNorm2d(3, affine=False).train()(features)
+    assert torch.allclose(scale * features + shift, reference, atol=1e-5)
+    unit_scale, unit_shift = batchnorm_scale_shift(features, per="unit")
+    assert unit_shift[0].std() > 1.0, "per unit, each pixel gets its own shift"
+    per_unit = nn.BatchNorm1d(75, affine=False).train()(features.flatten(1)).view_as(features)
+    assert torch.allclose(unit_scale * features + unit_shift, per_unit, atol=1e-4)
+    with pytest.raises(ValueError, match="'channel' or 'unit'"):
+        batchnorm_scale_shift(features, per="pixel")
