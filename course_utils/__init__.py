@@ -1,4 +1,5 @@
-"""Helpers for the generative-models course: settings, devices, data, figures and exercise checkers.
+"""Helpers for the generative-models course: settings, devices, data, models and their recipes, losses, metrics,
+figures, widgets and exercise checkers.
 
 The notebooks show the ideas; this package holds the plumbing, each piece small and tested.
 """

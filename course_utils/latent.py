@@ -1,8 +1,8 @@
 """A generator's latent space: drawing z from the prior, interpolation (linear and spherical), attribute arithmetic.
 
 Every generative model of the course draws its latent vectors with :func:`sample_latent`. Attributes are measured
-on the images themselves — ink (how much of the image is stroke) and slant (how far the
-strokes lean right) — so a student can check with a number that adding an attribute vector did what it should.
+on the images themselves — ink (how much of the image is stroke) and slant (how far the strokes lean right) — so a
+student can check with a number that adding an attribute vector did what it should.
 """
 
 from __future__ import annotations

@@ -18,9 +18,6 @@ from ..data import Minibatches, check_digit_batch, load_mnist, random_shift
 from ..recipe import Recipe
 from ..train import History, train
 
-FEATURE_LAYERS = ("conv1", "conv2", "hidden")
-
-
 class DigitClassifier(nn.Module):
     """28×28 grey digit (values in [0, 1]) → 10 class logits."""
 
