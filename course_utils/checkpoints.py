@@ -64,8 +64,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     return state
 
 
-def pretrained(recipe: Recipe, device: torch.device | str | None = None, verbose: bool = True) -> tuple[nn.Module, dict]:
-    """Return ``(model, info)`` for ``recipe``: loaded from the cache if a good copy exists, else trained once and cached.
+def pretrained(recipe: Recipe, device: torch.device | str | None = None,
+               verbose: bool = True) -> tuple[nn.Module, dict]:
+    """Return ``(model, info)`` for ``recipe``: loaded from the cache if a good copy exists, else trained and cached.
 
     The cache file is named by ``recipe.key()``, a hash of every field, so a changed recipe trains a new model. The
     checkpoint holds the recipe's fields, the weights and ``info`` (what ``recipe.fit`` returned: test accuracy,
@@ -90,8 +91,8 @@ def pretrained(recipe: Recipe, device: torch.device | str | None = None, verbose
         model = recipe.build()
         model = model.to(device) if device is not None else model
         info = recipe.fit(model, device) or {}
-    save_checkpoint(path, {"recipe": recipe.fields(), "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                           "info": dict(info)})
+    weights = {name: value.detach().cpu() for name, value in model.state_dict().items()}
+    save_checkpoint(path, {"recipe": recipe.fields(), "model": weights, "info": dict(info)})
     if verbose:
         print(f"Trained the {recipe.name} and cached it in {path}: later runs load it in seconds.")
     return _ready(model, device), dict(info)

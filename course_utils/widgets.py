@@ -14,6 +14,8 @@ from .latent import INTERPOLATIONS, add_direction, interpolate
 from .losses import gaussian_kl
 from .viz import figure_png, image_png, show_images
 
+LABELS = {"description_width": "initial"}     # every control shows its whole label ("from sample", not "from sam…")
+
 
 # --- Latent sliders and image editing (notebook 03) ---
 
@@ -57,7 +59,7 @@ def latent_sliders(model, start, dims: list[int], span: float = 3.0):
     code = torch.as_tensor(start, dtype=torch.float32).reshape(-1).clone()
     picture = Image(format="png", width=168, height=168)
     sliders = [FloatSlider(value=float(code[d]), min=-span, max=span, step=0.1, description=f"z[{d}]",
-                           continuous_update=False) for d in dims]
+                           continuous_update=False, style=LABELS) for d in dims]
 
     def redraw(_change=None):
         for dim, slider in zip(dims, sliders):
@@ -70,9 +72,12 @@ def latent_sliders(model, start, dims: list[int], span: float = 3.0):
 
 def image_editor(model, images: torch.Tensor, span: float = 3.0):
     """Pick a digit, pick a latent dimension, move it: shows the digit, its reconstruction and the edited version."""
-    index = IntSlider(value=0, min=0, max=len(images) - 1, description="digit #", continuous_update=False)
-    dim = IntSlider(value=0, min=0, max=model.latent_dim - 1, description="dimension", continuous_update=False)
-    value = FloatSlider(value=0.0, min=-span, max=span, step=0.1, description="new value", continuous_update=False)
+    index = IntSlider(value=0, min=0, max=len(images) - 1, description="digit #", continuous_update=False,
+                      style=LABELS)
+    dim = IntSlider(value=0, min=0, max=model.latent_dim - 1, description="dimension", continuous_update=False,
+                    style=LABELS)
+    value = FloatSlider(value=0.0, min=-span, max=span, step=0.1, description="new value", continuous_update=False,
+                        style=LABELS)
     pictures = [Image(format="png", width=140, height=140) for _ in range(3)]
     captions = [Label(text) for text in ("test digit", "reconstruction", "edited")]
     status = Label()
@@ -130,9 +135,11 @@ def arithmetic_frames(model, targets: torch.Tensor, direction: torch.Tensor, str
 
 def interpolation_explorer(model, latents: torch.Tensor, steps: int = 9):
     """Sliders pick two of ``latents``; a menu picks linear or spherical; the strip between them redraws on release."""
-    start = IntSlider(value=0, min=0, max=len(latents) - 1, description="from sample", continuous_update=False)
-    end = IntSlider(value=1, min=0, max=len(latents) - 1, description="to sample", continuous_update=False)
-    method = Dropdown(options=sorted(INTERPOLATIONS, reverse=True), value="spherical", description="path")
+    start = IntSlider(value=0, min=0, max=len(latents) - 1, description="from sample", continuous_update=False,
+                      style=LABELS)
+    end = IntSlider(value=1, min=0, max=len(latents) - 1, description="to sample", continuous_update=False,
+                    style=LABELS)
+    method = Dropdown(options=sorted(INTERPOLATIONS, reverse=True), value="spherical", description="path", style=LABELS)
     picture = Image(format="png")
 
     def redraw(_change=None):
@@ -146,8 +153,9 @@ def interpolation_explorer(model, latents: torch.Tensor, steps: int = 9):
 
 def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torch.Tensor], attributes: dict):
     """A menu picks an attribute vector, a slider how much of it to add to ``targets``; the measured value is shown."""
-    name = Dropdown(options=list(directions), description="attribute")
-    strength = FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.25, description="strength", continuous_update=False)
+    name = Dropdown(options=list(directions), description="attribute", style=LABELS)
+    strength = FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.25, description="strength", continuous_update=False,
+                           style=LABELS)
     picture = Image(format="png")
 
     def redraw(_change=None):
