@@ -88,5 +88,6 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
 
 
 def memory_format(device: torch.device | str) -> torch.memory_format:
-    """``channels_last`` on CUDA, where tensor cores prefer it for convolutions; the default layout elsewhere."""
-    return torch.channels_last if torch.device(device).type == "cuda" else torch.contiguous_format
+    """The image layout convolutions run fastest in: ``channels_last`` on CUDA (tensor cores prefer it) and on the CPU
+    (oneDNN's convolutions: about 10 % faster steps for notebook 05's DCGAN); the default layout on MPS."""
+    return torch.channels_last if torch.device(device).type in ("cuda", "cpu") else torch.contiguous_format

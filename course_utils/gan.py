@@ -17,7 +17,7 @@ from torch import nn
 
 from .data import Minibatches
 from .latent import sample_latent
-from .losses import GENERATOR_LOSSES, discriminator_loss
+from .losses import GAN_LOSSES
 from .train import History, train
 
 
@@ -33,22 +33,23 @@ def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torc
 
 
 def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.optim.Optimizer,
-                  d_optimizer: torch.optim.Optimizer, latent_dim: int, *,
-                  generator_loss: str | Callable[[torch.Tensor], torch.Tensor] = "non-saturating",
+                  d_optimizer: torch.optim.Optimizer, latent_dim: int, *, loss: str = "non-saturating",
                   autocast_dtype: torch.dtype | None = None) -> Callable:
     """Return ``step(real, *ignored)`` doing one D update and one G update; it returns the values to log.
 
-    ``generator_loss`` is "non-saturating" (−log D(G(z)), the default used in practice), "saturating"
-    (log(1 − D(G(z))), the minimax loss) or a function of the fake logits. ``autocast_dtype=torch.bfloat16`` runs
+    Each update gets its own batch of noise: D learns from one batch of fakes, then G improves on a fresh one.
+
+    ``loss`` picks the game: "non-saturating" (binary cross-entropy for D, −log D(G(z)) for G: the default),
+    "saturating" (the minimax log(1 − D(G(z))) for G) or "hinge" (D's outputs are scores with a margin of 1;
+    G raises the fakes' score). ``autocast_dtype=torch.bfloat16`` runs
     the networks in mixed precision (see :func:`course_utils.device.autocast_dtype`); losses stay in float32.
     """
     if autocast_dtype not in (None, torch.bfloat16):
         raise ValueError(f"autocast_dtype must be None or torch.bfloat16, got {autocast_dtype}; float16 would also need "
                          "a gradient scaler, which this step does not use")
-    if isinstance(generator_loss, str):
-        if generator_loss not in GENERATOR_LOSSES:
-            raise ValueError(f"generator_loss must be one of {sorted(GENERATOR_LOSSES)} or a function, got {generator_loss!r}")
-        generator_loss = GENERATOR_LOSSES[generator_loss]
+    if loss not in GAN_LOSSES:
+        raise ValueError(f"loss must be one of {sorted(GAN_LOSSES)}, got {loss!r}")
+    discriminator_loss, generator_loss = GAN_LOSSES[loss]
 
     def mixed_precision(device: torch.device):
         if autocast_dtype is None:
@@ -56,11 +57,11 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
         return torch.autocast(device_type=device.type, dtype=autocast_dtype)
 
     def step(real: torch.Tensor, *ignored) -> dict[str, torch.Tensor]:
-        z = sample_latent(real.shape[0], latent_dim, device=real.device)
         with mixed_precision(real.device):
-            fake = generator(z)
+            with torch.no_grad():                       # D's step needs fakes, not a path back into G
+                fake = generator(sample_latent(real.shape[0], latent_dim, device=real.device))
             real_logits = discriminator_logits(discriminator, real).float()
-            fake_logits = discriminator_logits(discriminator, fake.detach()).float()
+            fake_logits = discriminator_logits(discriminator, fake).float()
         d_loss = discriminator_loss(real_logits, fake_logits)
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -68,7 +69,8 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
 
         discriminator.requires_grad_(False)
         try:
-            with mixed_precision(real.device):
+            with mixed_precision(real.device):          # fresh noise for G, as in Goodfellow et al.'s Algorithm 1
+                fake = generator(sample_latent(real.shape[0], latent_dim, device=real.device))
                 g_logits = discriminator_logits(discriminator, fake).float()
             g_loss = generator_loss(g_logits)
             g_optimizer.zero_grad(set_to_none=True)
@@ -85,21 +87,69 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
 
 def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, *, epochs: int, batch_size: int = 128,
             lr: float = 2e-4, d_lr: float | None = None, betas: tuple[float, float] = (0.5, 0.999),
-            generator_loss: str = "non-saturating", autocast_dtype: torch.dtype | None = None,
+            loss: str = "non-saturating", autocast_dtype: torch.dtype | None = None,
+            average: nn.Module | None = None, average_decay: float = 0.999,
             on_epoch_end: Callable[[int, History], None] | None = None, progress: bool = True,
             description: str = "GAN") -> History:
     """Train ``generator`` (with a ``latent_dim``) and ``discriminator`` on ``data`` with Adam and :func:`make_gan_step`.
 
     Both learn at rate ``lr`` unless ``d_lr`` gives the discriminator its own. The data stays on its device and is cut
-    into shuffled minibatches (the last, incomplete one is dropped). Returns the history; both networks end in eval
-    mode. A NaN or infinite loss stops training with :class:`~course_utils.train.TrainingDiverged` and advice.
+    into shuffled minibatches (the last, incomplete one is dropped). With ``average`` (a copy of the generator), its
+    weights follow G's as an exponential moving average after every step and its batch-norm statistics are
+    recalibrated at the end. Returns the history; the networks end in eval mode. A NaN or infinite loss stops
+    training with :class:`~course_utils.train.TrainingDiverged` and advice.
     """
     g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas)
-    step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, generator_loss=generator_loss,
+    step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
                          autocast_dtype=autocast_dtype)
+
+    def step_and_average(real, *ignored):
+        values = step(real)
+        update_average(average, generator, average_decay)
+        return values
+
     generator.train(), discriminator.train()
-    history = train(step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
-                    on_epoch_end=on_epoch_end, progress=progress, description=description)
+    history = train(step if average is None else step_and_average, Minibatches(data, batch_size=batch_size, drop_last=True),
+                    epochs, on_epoch_end=on_epoch_end, progress=progress, description=description)
+    if average is not None:
+        recalibrate_batch_norm(average, generator.latent_dim)
     generator.eval(), discriminator.eval()
     return history
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """One step of an exponential moving average of ``model``'s weights: average ← decay·average + (1 − decay)·model.
+
+    A GAN's generator keeps moving around a good solution as the two players chase each other; the average of its
+    recent weights (Karras et al., 2018; Yazıcı et al., 2019) sits nearer the middle. Buffers (batch-norm
+    statistics) are copied; :func:`recalibrate_batch_norm` fits them to the averaged weights at the end.
+    """
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+    for mean, current in zip(average.parameters(), model.parameters()):
+        mean.lerp_(current, 1.0 - decay)
+    for mean, current in zip(average.buffers(), model.buffers()):
+        mean.copy_(current)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(generator: nn.Module, latent_dim: int, batches: int = 20, batch_size: int = 256) -> None:
+    """Re-estimate a generator's batch-norm statistics from its own outputs on ``batches`` fresh batches of noise.
+
+    An averaged generator's copied statistics belong to the weights it averages, not to its own; this replaces them
+    with plain averages over its own activations (momentum ``None``), then leaves the network in eval mode.
+    """
+    norms = [module for module in generator.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None                                    # a cumulative average over all batches below
+    generator.train()
+    device = next(generator.parameters()).device
+    for _ in range(batches):
+        generator(sample_latent(batch_size, latent_dim, device=device))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    generator.eval()

@@ -156,4 +156,22 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-GENERATOR_LOSSES = {"saturating": generator_loss_saturating, "non-saturating": generator_loss_non_saturating}
+def discriminator_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The hinge loss for D (Lim & Ye, 2017; Miyato et al., 2018): E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))].
+
+    D's outputs are scores, not probabilities. An example already on the right side by a margin of 1 adds nothing, so
+    D stops pushing the real and fake scores apart once they are separated and spends its effort on the examples it
+    still gets wrong.
+    """
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def generator_hinge_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """G's side of the hinge game: raise D's score of the fakes, −E[D(G(z))] (no margin: G always gains by it)."""
+    return -fake_scores.mean()
+
+
+GAN_LOSSES = {"non-saturating": (discriminator_loss, generator_loss_non_saturating),
+              "saturating": (discriminator_loss, generator_loss_saturating),
+              "hinge": (discriminator_hinge_loss, generator_hinge_loss)}
+"""The games the course plays: name → (D's loss, G's loss), both functions of D's raw outputs."""

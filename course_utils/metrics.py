@@ -150,12 +150,27 @@ def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
     return vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
 
 
-def classifier_scores(classifier: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-    """Inception-style score of ``images`` and their Fréchet distance to ``reference`` in the classifier's features.
+CONFIDENT = 0.9
 
-    Both image sets are N×1×28×28 in [0, 1]; ``reference`` should be real digits the models never trained on.
+
+def sample_quality(classifier: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor,
+                   labels: torch.Tensor | None = None) -> dict[str, float]:
+    """How much a set of images looks like digits, in the course classifier's eyes: the numbers of every leaderboard.
+
+    ``inception_score`` (confident and balanced predictions; at most 10), ``frechet_distance`` to ``reference`` (real
+    digits the models never trained on), ``confident_share`` (images whose top class has probability > 0.9),
+    ``class_min`` and ``class_max`` (the rarest and the commonest predicted class, counted per 1,000 images) and, when
+    ``labels`` says which digit each image was asked to be, ``label_accuracy``. Images are N×1×28×28 in [0, 1].
     """
-    scores = inception_score(class_probabilities(classifier, images))
-    scores["frechet_distance"] = frechet_distance(classifier_features(classifier, images),
-                                                  classifier_features(classifier, reference))
-    return scores
+    probabilities = class_probabilities(classifier, images)
+    per_thousand = torch.bincount(probabilities.argmax(1), minlength=probabilities.shape[1]) * 1000 / len(images)
+    quality = {"inception_score": inception_score(probabilities)["score"],
+               "frechet_distance": frechet_distance(classifier_features(classifier, images),
+                                                    classifier_features(classifier, reference)),
+               "confident_share": (probabilities.max(1).values > CONFIDENT).double().mean().item(),
+               "class_min": per_thousand.min().item(), "class_max": per_thousand.max().item()}
+    if labels is not None:
+        if labels.shape != (len(images),):
+            raise ValueError(f"need one label per image ({len(images)}), got labels of shape {tuple(labels.shape)}")
+        quality["label_accuracy"] = (probabilities.argmax(1) == labels.to(probabilities.device)).double().mean().item()
+    return quality

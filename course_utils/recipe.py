@@ -37,6 +37,14 @@ class Recipe:
         """Train ``model`` in place on ``device`` and return numbers worth keeping with it (test accuracy, curves, …)."""
         raise NotImplementedError(f"the {self.name} is trained in its notebook, not cached: {type(self).__name__} has no fit()")
 
+    def epochs_for(self, num_images: int) -> int:
+        """For recipes that set their training length as ``images_seen``: the epochs over ``num_images`` digits that
+        show the model about that many images (at least 1), so 4,000 bundled digits and 60,000 full-MNIST digits
+        get the same amount of training."""
+        if num_images < 1:
+            raise ValueError(f"need at least one training image, got {num_images}")
+        return max(1, round(self.images_seen / num_images))
+
     def fields(self) -> dict[str, Any]:
         """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights."""
         return dataclasses.asdict(self)

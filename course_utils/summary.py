@@ -19,18 +19,23 @@ def layer_table(net: nn.Sequential, example: torch.Tensor) -> list[tuple[str, tu
     with torch.no_grad():
         for layer in net:
             x = layer(x)
-            rows.append((describe_layer(layer), tuple(x.shape[1:]), sum(p.numel() for p in layer.parameters())))
+            if not isinstance(layer, nn.Identity):                 # a placeholder that does nothing gets no row
+                rows.append((describe_layer(layer), tuple(x.shape[1:]), sum(p.numel() for p in layer.parameters())))
     return rows
 
 
 def describe_layer(layer: nn.Module) -> str:
-    """A short name for a layer, with the settings that decide its output size (kernel, stride, padding)."""
+    """A short name for a layer, with the settings that decide its output size (kernel, stride, padding), and
+    "spectral norm" where its weights are spectrally normalised."""
+    name = type(layer).__name__.removeprefix("Parametrized")
     if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-        return (f"{type(layer).__name__}({layer.in_channels}→{layer.out_channels}, "
+        name = (f"{name}({layer.in_channels}→{layer.out_channels}, "
                 f"k={layer.kernel_size[0]}, s={layer.stride[0]}, p={layer.padding[0]})")
-    if isinstance(layer, nn.LeakyReLU):
-        return f"LeakyReLU({layer.negative_slope})"
-    return type(layer).__name__
+    elif isinstance(layer, nn.LeakyReLU):
+        name = f"LeakyReLU({layer.negative_slope})"
+    if nn.utils.parametrize.is_parametrized(layer, "weight"):
+        name += " + spectral norm"
+    return name
 
 
 def layer_table_markdown(net: nn.Sequential, example: torch.Tensor) -> str:

@@ -26,6 +26,7 @@ def notebook_recipes() -> dict[str, Recipe]:
         "2-D VAE (notebook 03)": VAERecipe(latent_dim=2),
         "MLP GAN on MNIST (notebook 04)": MLPGANRecipe(),
         "DCGAN (notebook 05)": DCGANRecipe(),
+        "DCGAN with the paper's recipe (notebook 05)": DCGANRecipe.as_in_the_paper(),
     }
 
 

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from course_utils.metrics import (class_probabilities, classifier_features, classifier_scores, frechet_distance,
-                                  inception_score)
+from course_utils.metrics import (class_probabilities, classifier_features, frechet_distance, inception_score,
+                                  sample_quality)
 
 
 def test_inception_score_extremes():
@@ -37,14 +37,35 @@ def test_frechet_distance_matches_the_gaussian_formula():
 
 
 def test_real_digits_score_better_than_noise(trained_classifier, bundled_mnist):
-    (train_images, _), (test_images, _) = bundled_mnist
+    (train_images, train_labels), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
     noise = torch.rand(500, 1, 28, 28)
-    real = classifier_scores(trained_classifier, train_images[:500], test_images)
-    fake = classifier_scores(trained_classifier, noise, test_images)
-    assert real["score"] > 7.0 and fake["score"] < 2.0
+    real = sample_quality(trained_classifier, train_images[:500], test_images, labels=train_labels[:500])
+    fake = sample_quality(trained_classifier, noise, test_images)
+    assert real["inception_score"] > 7.0 and fake["inception_score"] < 2.0
     assert real["frechet_distance"] < 0.1 * fake["frechet_distance"]
+    assert real["confident_share"] > 0.6 and real["label_accuracy"] > 0.9   # a 2-epoch classifier is not sure of all and "label_accuracy" not in fake
+    assert 60 <= real["class_min"] <= 100 <= real["class_max"] <= 140, "the training digits are balanced: ~100 per 1,000"
+    assert fake["class_max"] >= 500, "noise looks like one or two digits to the classifier"
     assert classifier_features(trained_classifier, noise[:7]).shape == (7, 128)
     assert class_probabilities(trained_classifier, noise[:7]).sum(1).allclose(torch.ones(7))
     with pytest.raises(ValueError, match="N×1×28×28"):
         class_probabilities(trained_classifier, torch.rand(3, 784))
+    with pytest.raises(ValueError, match="one label per image"):
+        sample_quality(trained_classifier, noise[:4], test_images, labels=train_labels[:3])
+
+
+def test_class_counts_are_per_thousand_and_confidence_uses_the_threshold():
+    class Fixed(torch.nn.Module):
+        """A 'classifier' that calls the first 300 images a confident 3 and the rest an unsure 7."""
+
+        def forward(self, x):
+            logits = torch.zeros(len(x), 10)
+            logits[:300, 3], logits[300:, 7] = 10.0, 1.0
+            return logits
+
+        def features(self, x):
+            return {"hidden": x.flatten(1)[:, :5]}
+
+    quality = sample_quality(Fixed(), torch.rand(500, 1, 28, 28), torch.rand(50, 1, 28, 28))
+    assert quality["class_min"] == 0 and quality["class_max"] == 600 and quality["confident_share"] == 0.6

@@ -50,8 +50,9 @@ def test_colour_images_and_parameter_counts():
     assert "| ConvTranspose2d(100→64, k=7, s=1, p=0) | 64×7×7 | 313,600 |" in markdown
 
 
-@pytest.mark.parametrize("make", [lambda: DCGAN(width=16), lambda: nn.ModuleList([LargeGenerator(width=16), LargeDiscriminator(width=16)])])
-def test_dcgan_guidelines_are_followed(make):
+@pytest.mark.parametrize("make", [lambda: DCGAN(width=16, normalisation="batch"),
+                                  lambda: nn.ModuleList([LargeGenerator(width=16), LargeDiscriminator(width=16)])])
+def test_the_papers_guidelines_are_followed(make):
     networks = make()
     generator_layers = [type(m) for m in networks.modules()]
     assert nn.Tanh in generator_layers and nn.ReLU in generator_layers
@@ -59,6 +60,28 @@ def test_dcgan_guidelines_are_followed(make):
     assert {m.negative_slope for m in networks.modules() if isinstance(m, nn.LeakyReLU)} == {0.2}
     weights = torch.cat([m.weight.flatten() for m in networks.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
+
+
+def test_spectral_normalisation_keeps_every_layer_of_d_from_stretching_its_input():
+    torch.manual_seed(0)
+    discriminator = Discriminator(width=16, normalisation="spectral")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in discriminator.modules()), "spectral norm replaces batch norm"
+    convs = [m for m in discriminator.modules() if isinstance(m, nn.Conv2d)]
+    originals = torch.cat([m.parametrizations.weight.original.flatten() for m in convs])
+    assert abs(originals.std().item() - 0.02) < 0.003, "the weights underneath still start from N(0, 0.02)"
+    optimizer = torch.optim.SGD(discriminator.parameters(), lr=0.5)
+    for _ in range(5):                                # training changes the weights; each forward re-estimates σ
+        optimizer.zero_grad()
+        discriminator(torch.randn(8, 1, 28, 28)).pow(2).mean().backward()
+        optimizer.step()
+    for _ in range(20):
+        discriminator(torch.randn(8, 1, 28, 28))
+    for conv in convs:
+        largest = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item()
+        assert largest == pytest.approx(1.0, abs=0.01), "the weight matrix's largest singular value is 1"
+        assert torch.linalg.matrix_norm(conv.parametrizations.weight.original.detach().flatten(1), ord=2) != pytest.approx(1.0)
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        Discriminator(normalisation="layer")
 
 
 def test_first_filters_are_what_d_looks_for():
@@ -81,7 +104,7 @@ def test_bad_inputs_are_explained():
 def test_fit_returns_the_history_and_snapshots_record_every_epoch(bundled_mnist):
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
-    recipe = DCGANRecipe(latent_dim=10, width=8, epochs=2, batch_size=64)
+    recipe = DCGANRecipe(latent_dim=10, width=8, images_seen=512, batch_size=64)
     gan = recipe.build()
     snapshots = Snapshots(gan, count=5)
     history = fit_dcgan(gan, images[:256], recipe, on_epoch_end=snapshots, progress=False)
@@ -89,13 +112,19 @@ def test_fit_returns_the_history_and_snapshots_record_every_epoch(bundled_mnist)
     assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"} and history.steps[-1] == 8
     assert all(0 <= v <= 1 for v in history["d_real"] + history["d_fake"])
     assert history.seconds > 0 and not gan.training
+    z = gan.sample_latent(6, rng=0)
+    with torch.no_grad():
+        from_average, from_generator = gan.average_generator(z), gan.generator(z)
+    assert torch.allclose(gan.decode(z), (from_average + 1) / 2), "decode draws from the average of G's weights"
+    assert not torch.allclose(from_average, from_generator, atol=1e-3), "which is not G's latest weights"
+    assert all(not p.requires_grad for p in gan.average_generator.parameters()), "the average is not trained"
 
 
 def test_pretrained_dcgan_round_trip_and_corrupted_cache(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("COURSE_DATA", "bundled")
     recipe = DCGANRecipe(width=8)
-    assert recipe.epochs == 1 and recipe.train_images == 640
+    assert recipe.epochs_for(recipe.train_images) == 1 and recipe.train_images == 640
     gan, info = pretrained(recipe)
     assert "Trained the DCGAN" in capsys.readouterr().out
     assert info["snapshots"].shape == (1, 16, 1, 28, 28) and info["history"]["steps"][-1] == 640 // 32
@@ -115,3 +144,11 @@ def test_pretrained_dcgan_round_trip_and_corrupted_cache(monkeypatch, capsys):
     assert "could not be used" in out and "Trained the DCGAN" in out
     assert info_retrained["snapshots"].shape == (1, 16, 1, 28, 28)
     assert torch.equal(info_retrained["snapshots"], info["snapshots"]), "the recipe's seed makes training repeatable"
+
+
+def test_shape_tables_name_spectral_norm_and_skip_placeholders():
+    spectral = layer_table_markdown(Discriminator(normalisation="spectral").net, torch.zeros(1, 1, 28, 28))
+    assert "| Conv2d(1→32, k=4, s=2, p=1) + spectral norm | 32×14×14 | 544 |" in spectral
+    assert "Identity" not in spectral and "Parametrized" not in spectral
+    paper = layer_table_markdown(Discriminator(normalisation="batch").net, torch.zeros(1, 1, 28, 28))
+    assert "| BatchNorm2d | 64×7×7 | 128 |" in paper and "spectral" not in paper

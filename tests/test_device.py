@@ -100,11 +100,11 @@ def test_seed_everything_rejects_bad_seeds(seed):
         seed_everything(seed)
 
 
-def test_mixed_precision_and_layout_stay_off_on_the_cpu():
+def test_no_mixed_precision_on_the_cpu_and_channels_last_where_convolutions_prefer_it():
     from course_utils.device import autocast_dtype, memory_format
 
-    assert autocast_dtype("cpu") is None and memory_format("cpu") == torch.contiguous_format
-    assert autocast_dtype("mps") is None
+    assert autocast_dtype("cpu") is None and memory_format("cpu") == torch.channels_last
+    assert autocast_dtype("mps") is None and memory_format("mps") == torch.contiguous_format
 
 
 def test_cuda_branch_chooses_bfloat16_and_channels_last(machine, monkeypatch):

@@ -6,9 +6,10 @@ import torch
 from torch import nn
 
 from course_utils.data import Minibatches
-from course_utils.gan import discriminator_logits, make_gan_step
+from course_utils.gan import discriminator_logits, make_gan_step, recalibrate_batch_norm, update_average
 from course_utils.latent import sample_latent
-from course_utils.losses import discriminator_loss, generator_loss_non_saturating, generator_loss_saturating
+from course_utils.losses import (discriminator_hinge_loss, discriminator_loss, generator_hinge_loss,
+                                 generator_loss_non_saturating, generator_loss_saturating)
 from course_utils.train import train
 
 
@@ -67,9 +68,20 @@ def test_logged_values_are_probabilities_and_losses():
     assert 0 <= values["d_real"] <= 1 and 0 <= values["d_fake"] <= 1
 
 
-def test_unknown_generator_loss():
-    with pytest.raises(ValueError, match="generator_loss must be one of"):
-        make_gan_step(nn.Linear(1, 1), nn.Linear(1, 1), None, None, 1, generator_loss="wasserstein")
+def test_unknown_loss():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        make_gan_step(nn.Linear(1, 1), nn.Linear(1, 1), None, None, 1, loss="wasserstein")
+
+
+def test_hinge_losses_have_a_margin_of_one():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, -0.5, 1.0])
+    # real: max(0, 1 − s) = 0, 0.5, 2; fake: max(0, 1 + s) = 0, 0.5, 2 — examples beyond the margin add nothing
+    assert discriminator_hinge_loss(real, fake).item() == pytest.approx(2.5 / 3 + 2.5 / 3)
+    assert discriminator_hinge_loss(torch.full((4,), 1.0), torch.full((4,), -1.0)).item() == 0.0
+    assert generator_hinge_loss(fake).item() == pytest.approx(2.5 / 3)
+    scores = torch.tensor([5.0], requires_grad=True)
+    (gradient,) = torch.autograd.grad(generator_hinge_loss(scores), scores)
+    assert gradient.item() == -1.0, "G's gradient never vanishes, however sure D is"
 
 
 def test_a_short_1d_gan_moves_the_samples_towards_the_data():
@@ -84,3 +96,33 @@ def test_a_short_1d_gan_moves_the_samples_towards_the_data():
           epochs=10, progress=False)
     after = generator(sample_latent(1000, 4)).mean().item()
     assert abs(after - 3.0) < 0.5 and abs(after - 3.0) < 0.25 * abs(before - 3.0)
+
+
+def test_update_average_is_an_exponential_moving_average_and_copies_buffers():
+    model, average = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    with torch.no_grad():
+        model.weight.fill_(1.0), average.weight.fill_(0.0)
+        model.running_mean.fill_(5.0)
+    update_average(average, model, decay=0.75)
+    assert torch.allclose(average.weight, torch.full((3,), 0.25)), "0.75·0 + 0.25·1"
+    update_average(average, model, decay=0.75)
+    assert torch.allclose(average.weight, torch.full((3,), 0.4375)), "0.75·0.25 + 0.25·1"
+    assert torch.equal(average.running_mean, model.running_mean), "batch-norm statistics are copied, not averaged"
+    update_average(average, model, decay=0.0)
+    assert torch.equal(average.weight, model.weight), "decay 0: the average is the model itself"
+    with pytest.raises(ValueError, match="decay must be in"):
+        update_average(average, model, decay=1.0)
+
+
+def test_recalibrated_batch_norm_statistics_are_those_of_the_generators_own_activations():
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU())
+    generator.latent_dim = 4
+    with torch.no_grad():
+        generator[1].running_mean.fill_(100.0)                # stale statistics, copied from another network
+    recalibrate_batch_norm(generator, latent_dim=4, batches=50, batch_size=200)
+    with torch.no_grad():
+        hidden = generator[0](torch.randn(20_000, 4))
+    assert torch.allclose(generator[1].running_mean, hidden.mean(0), atol=0.05)
+    assert torch.allclose(generator[1].running_var, hidden.var(0), rtol=0.1)      # two estimates from different noise
+    assert generator[1].momentum == 0.1 and not generator.training, "momentum restored, ready to sample"

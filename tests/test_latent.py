@@ -88,7 +88,7 @@ def small_trained_gan(bundled_mnist):
     """A width-16 DCGAN trained for 2 epochs on 2,048 bundled digits (64 steps, a few seconds), shared by these tests."""
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
-    recipe = DCGANRecipe(latent_dim=100, width=16, epochs=2, batch_size=64)
+    recipe = DCGANRecipe(latent_dim=100, width=16, images_seen=4096, batch_size=64)
     gan = recipe.build()
     fit_dcgan(gan, images[:2048], recipe, progress=False)
     return gan

@@ -54,11 +54,12 @@ def test_pretrained_mnist_gan_caches_curves_and_snapshots(monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("COURSE_DATA", "bundled")
     monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (torch.rand(128, 1, 28, 28), torch.zeros(128)))
-    model, info = pretrained(MLPGANRecipe())
+    recipe = MLPGANRecipe(images_seen=256)                 # two epochs of the 128 stand-in digits
+    model, info = pretrained(recipe)
     assert info["snapshots"].shape == (2, 16, 1, 28, 28) and info["snapshot_epochs"].tolist() == [1, 2]
     assert set(info["history"]) >= {"d_loss", "g_loss", "d_real", "d_fake", "steps"}
     assert 0 <= info["snapshots"].min() and info["snapshots"].max() <= 1, "snapshots are images in [0, 1]"
-    again, info_again = pretrained(MLPGANRecipe())      # second call: loaded from the cache
+    again, info_again = pretrained(recipe)                 # second call: loaded from the cache
     assert torch.equal(info_again["snapshots"], info["snapshots"])
     z = model.sample_latent(3, rng=0)
     assert torch.allclose(model.decode(z), again.decode(z))

@@ -32,9 +32,11 @@ def test_notebook_05_step_and_the_library_step_leave_the_same_weights(bundled_mn
     library = recipe.build()
     library.load_state_dict(fresh.state_dict())
     assert _same_parameters(fresh, library)
-    g_opt = torch.optim.Adam(library.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    d_opt = torch.optim.Adam(library.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    library_step = make_gan_step(library.generator, library.discriminator, g_opt, d_opt, recipe.latent_dim)
+    g_opt = torch.optim.Adam(library.generator.parameters(), lr=recipe.g_lr, betas=recipe.betas)
+    d_opt = torch.optim.Adam(library.discriminator.parameters(), lr=recipe.d_lr, betas=recipe.betas)
+    library_step = make_gan_step(library.generator, library.discriminator, g_opt, d_opt, recipe.latent_dim,
+                                 loss=recipe.loss)
+    assert recipe.loss == "hinge" and recipe.normalisation == "spectral", "the notebook writes out the hinge step"
 
     for _ in range(2):                                   # two steps: the optimisers' state must agree too
         torch.manual_seed(1)

@@ -33,6 +33,8 @@ def _another(value):
         return 7
     if isinstance(value, tuple):
         return value[:-1]
+    if isinstance(value, str):
+        return value + "-changed"
     return value * 2 if isinstance(value, float) else value + 1
 
 
@@ -62,7 +64,7 @@ def test_quick_mode_recipes_train_less(monkeypatch):
     quick = [type(recipe)() for recipe in full]
     for big, small in zip(full, quick):
         assert big.key() != small.key(), f"{type(big).__name__}: quick and full mode must not share a cache file"
-    assert quick[0].epochs == 2 and quick[1].images_seen == 8_000 and quick[3].train_images == 640
+    assert quick[0].epochs == 2 and quick[1].images_seen == 8_000 and quick[3].images_seen == quick[3].train_images == 640
     assert full[3].train_images is None, "full mode trains on every training digit"
 
 

@@ -19,10 +19,10 @@ def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys
     calls = []
     monkeypatch.setattr(warmup, "pretrained", lambda recipe, device: calls.append((recipe, device)))
     seconds = warmup.warm_all(torch.device("cpu"))
-    assert [recipe for recipe, _ in calls] == list(warmup.notebook_recipes().values()) and len(calls) == 4
+    assert [recipe for recipe, _ in calls] == list(warmup.notebook_recipes().values()) and len(calls) == 5
     assert all(device == torch.device("cpu") for _, device in calls)
     assert set(seconds) == set(warmup.notebook_recipes()) and all(s >= 0 for s in seconds.values())
-    assert capsys.readouterr().out.count("ready in") == 4
+    assert capsys.readouterr().out.count("ready in") == 5
 
 
 def test_every_notebook_model_is_warmed():
@@ -39,8 +39,8 @@ def _recipes_the_notebooks_load() -> dict[str, object]:
     found = {}
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
-        names = dict(re.findall(r"^(\w+) = (\w+Recipe\([^)]*\))", code, flags=re.MULTILINE))
-        for argument in re.findall(r"pretrained\((\w+(?:\([^)]*\))?)", code):
+        names = dict(re.findall(r"^(\w+) = (\w+Recipe(?:\.\w+)?\([^)]*\))", code, flags=re.MULTILINE))
+        for argument in re.findall(r"pretrained\(([\w.]+(?:\([^)]*\))?)", code):
             call = names.get(argument, argument)
             found[f"{path.name}: {call}"] = eval(call, dict(RECIPES))
     return found

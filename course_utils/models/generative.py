@@ -54,11 +54,16 @@ class GAN(GenerativeModel):
     generator: nn.Module
     discriminator: nn.Module
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The network ``decode`` runs: G itself here; a model that keeps an average of G's weights samples from that."""
+        return self.generator
+
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images N×1×28×28 in [0, 1] for latent vectors N×latent_dim (G in eval mode: batch norm's running averages)."""
-        with evaluating(self.generator):
-            return to_pixels(self.generator(z))
+        with evaluating(self.sampler):
+            return to_pixels(self.sampler(z))
 
 
 @contextmanager
@@ -71,6 +76,15 @@ def evaluating(module: nn.Module):
         yield module
     finally:
         module.train(was_training)
+
+
+def progress_epochs(epochs: int) -> set[int]:
+    """Epochs 1, 2, 5, 10, 20, 50, 100, … up to ``epochs``, and the last one: when to look at a model's samples."""
+    marks, scale = set(), 1
+    while scale <= epochs:
+        marks |= {step * scale for step in (1, 2, 5) if step * scale <= epochs}
+        scale *= 10
+    return marks | {epochs}
 
 
 class Snapshots:

@@ -20,7 +20,7 @@ from ..densities import discriminator_gap, integrate, kernel_density, optimal_di
 from ..gan import fit_gan
 from ..latent import check_latents, sample_latent
 from ..recipe import Recipe
-from .generative import GAN, Snapshots, training_record
+from .generative import GAN, Snapshots, progress_epochs, training_record
 
 
 def _mlp(sizes: Sequence[int], dropout: float = 0.0, batch_norm: bool = False) -> list[nn.Module]:
@@ -86,7 +86,12 @@ class MLPGAN(GAN):
 
 @dataclass(frozen=True)
 class MLPGANRecipe(Recipe):
-    """Notebook 04's MNIST GAN: its sizes and training (Adam 5·10⁻⁴, β₁ = 0.5, batches of 64)."""
+    """Notebook 04's MNIST GAN: its sizes and training (Adam 5·10⁻⁴, β₁ = 0.5, batches of 64).
+
+    The plain game of notebook 04, only longer: on the 4,000 bundled digits 40 epochs scored 4.8 (Inception-style)
+    and 195 (Fréchet distance), and the same recipe keeps improving to 6.8 and 59 by 160 epochs, the
+    640,000 ``images_seen`` here (``benchmarks/README.md``). Quick mode: two epochs of the training digits.
+    """
 
     name = "MLP GAN"
     latent_dim: int = 64
@@ -96,7 +101,7 @@ class MLPGANRecipe(Recipe):
     batch_size: int = 64
     lr: float = 5e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    epochs: int = field(default_factory=lambda: budget(full=40, quick=2))
+    images_seen: int = field(default_factory=lambda: budget(full=640_000, quick=8_000))
 
     def build(self) -> MLPGAN:
         return MLPGAN(self.latent_dim, self.g_hidden, self.d_hidden, self.dropout)
@@ -104,8 +109,9 @@ class MLPGANRecipe(Recipe):
     def fit(self, gan: MLPGAN, device) -> dict:
         """Train on the training digits; ``info`` holds the curves and 16 samples of the same z after epochs 1, 2, 5, …"""
         images, _ = load_mnist("train", device=device)
-        snapshots = Snapshots(gan, epochs={1, 2, 5, 10, 20, self.epochs})
-        history = fit_gan(gan.generator, gan.discriminator, to_tanh_range(images), epochs=self.epochs,
+        epochs = self.epochs_for(len(images))
+        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
+        history = fit_gan(gan.generator, gan.discriminator, to_tanh_range(images), epochs=epochs,
                           batch_size=self.batch_size, lr=self.lr, betas=self.betas, on_epoch_end=snapshots,
                           description="MNIST GAN")
         return training_record(history, snapshots)

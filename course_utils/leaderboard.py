@@ -1,0 +1,81 @@
+"""Every generative model of the course, by name, scored the same way: the code behind ``benchmarks/sample_quality.py``.
+
+A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; later notebooks add theirs) and defined by its recipe's
+full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once (or loads it from the
+cache), draws samples with a fixed seed, and judges them with :func:`course_utils.metrics.sample_quality` against
+the held-out test digits, the same numbers for every model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+
+from .checkpoints import pretrained
+from .data import load_mnist
+from .metrics import sample_quality
+from .models.classifier import ClassifierRecipe
+from .models.dcgan import DCGANRecipe
+from .models.mlp_gan import MLPGANRecipe
+from .models.vae import VAERecipe
+from .recipe import Recipe
+
+RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe}
+
+
+def recipe_for(name: str, **overrides) -> Recipe:
+    """The recipe of the model called ``name``, with some fields changed (a variant gets its own cache file)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; the course's generative models are {', '.join(RECIPES)}")
+    recipe = RECIPES[name]()
+    unknown = set(overrides) - {field.name for field in dataclasses.fields(recipe)}
+    if unknown:
+        raise ValueError(f"{type(recipe).__name__} has no field(s) {sorted(unknown)}; its fields are "
+                         f"{[field.name for field in dataclasses.fields(recipe)]}")
+    return dataclasses.replace(recipe, **overrides)
+
+
+class Judge:
+    """The course classifier and the held-out test digits that every sample set is compared with."""
+
+    def __init__(self, device: torch.device | str | None = None):
+        self.device = device
+        self.classifier, self.classifier_info = pretrained(ClassifierRecipe(), device, verbose=False)
+        self.reference, _ = load_mnist("test", device=device)
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        return sample_quality(self.classifier, images, self.reference, labels)
+
+    def reference_rows(self, samples: int, seed: int = 0) -> dict[str, dict[str, float]]:
+        """Scores of real training digits (what a perfect copy of the training data would get; they are not the
+        reference) and of uniform noise, for the same number of images as the models."""
+        train_images, _ = load_mnist("train", device=self.device)
+        noise = torch.rand(samples, 1, 28, 28, generator=torch.Generator().manual_seed(seed)).to(train_images.device)
+        return {"real digits (training split)": self(train_images[:samples]), "uniform noise": self(noise)}
+
+
+def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, overrides: dict | None = None) -> dict:
+    """Train (or load) the model called ``name``, draw ``samples`` images with ``seed`` and score them.
+
+    ``overrides`` changes recipe fields (the recipe's own ``seed`` among them: it decides the training run, while
+    ``seed`` here decides which latent vectors are drawn). Returns the benchmark's record: ``model``, the numbers of
+    ``sample_quality``, ``train_seconds`` (how long the cached model took to train) and ``samples``.
+    """
+    model, info = pretrained(recipe_for(name, **(overrides or {})), judge.device)
+    quality = judge(model.sample(samples, rng=seed))
+    return {"model": name, **quality, "train_seconds": float(info.get("train_seconds", float("nan"))), "samples": samples}
+
+
+def markdown_table(rows: dict[str, dict]) -> str:
+    """Scores as a Markdown table, one row per image set: the benchmark's table and the notebooks' alike."""
+    lines = ["| images | Inception-style score ↑ | Fréchet distance ↓ | confident ↑ | rarest class /1000 | commonest /1000 "
+             "| train s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in rows.items():
+        seconds = row.get("train_seconds", math.nan)
+        lines.append(f"| {name} | {row['inception_score']:.2f} | {row['frechet_distance']:.1f} | "
+                     f"{row['confident_share']:.0%} | {row['class_min']:.0f} | {row['class_max']:.0f} | "
+                     f"{'—' if math.isnan(seconds) else f'{seconds:.0f}'} |")
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""benchmarks/sample_quality.py: one command that trains (or loads) each model, scores it, and ends in JSON lines."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils.leaderboard import RECIPES, recipe_for
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {"model", "inception_score", "frechet_distance", "confident_share", "class_min", "class_max", "train_seconds",
+        "samples"}
+
+
+def run_benchmark(tmp_path, *arguments):
+    env = dict(os.environ, COURSE_QUICK="1", COURSE_DATA="bundled", COURSE_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sample_quality.py"), *arguments],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+def test_quick_run_prints_a_table_and_one_json_line_per_model(tmp_path):
+    done = run_benchmark(tmp_path, "--models", "dcgan,mlp_gan,vae", "--samples", "200", "--set", "dcgan.width=16")
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    records = [json.loads(line) for line in lines[-3:]]
+    assert [record["model"] for record in records] == ["dcgan", "mlp_gan", "vae"]
+    for record in records:
+        assert set(record) == KEYS, record
+        assert 1.0 <= record["inception_score"] <= 10.0 and record["frechet_distance"] >= 0
+        assert 0.0 <= record["confident_share"] <= 1.0 and 0 <= record["class_min"] <= record["class_max"] <= 1000
+        assert record["samples"] == 200 and record["train_seconds"] > 0 and math.isfinite(record["train_seconds"])
+    assert "| real digits (training split) |" in done.stdout and "| uniform noise |" in done.stdout
+    assert "| dcgan, width=16 |" in done.stdout, "a changed recipe field is named in the table"
+
+    again = run_benchmark(tmp_path, "--models", "vae", "--samples", "200")
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1]) == records[2], \
+        "the second run loads the cached model and draws the same samples: the same numbers"
+
+
+def test_bad_arguments_are_explained(tmp_path):
+    unknown = run_benchmark(tmp_path, "--models", "gan9000")
+    assert unknown.returncode != 0 and "unknown model(s) ['gan9000']" in unknown.stderr
+    bad_set = run_benchmark(tmp_path, "--models", "dcgan", "--set", "width=64")
+    assert bad_set.returncode != 0 and "MODEL.FIELD=VALUE" in bad_set.stderr
+
+
+def test_recipe_for_changes_fields_and_names_unknown_ones():
+    assert recipe_for("dcgan", width=8).width == 8 and set(RECIPES) >= {"vae", "mlp_gan", "dcgan"}
+    with pytest.raises(ValueError, match="has no field"):
+        recipe_for("dcgan", wdth=8)
+    with pytest.raises(ValueError, match="unknown model"):
+        recipe_for("stylegan")
+
+
+def test_a_recipe_seed_is_a_recipe_field_not_the_sampling_seed(tmp_path):
+    done = run_benchmark(tmp_path, "--models", "vae", "--samples", "100", "--seed", "3", "--set", "vae.seed=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| vae, seed=1 |" in done.stdout and json.loads(done.stdout.strip().splitlines()[-1])["samples"] == 100
