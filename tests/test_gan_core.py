@@ -126,3 +126,20 @@ def test_recalibrated_batch_norm_statistics_are_those_of_the_generators_own_acti
     assert torch.allclose(generator[1].running_mean, hidden.mean(0), atol=0.05)
     assert torch.allclose(generator[1].running_var, hidden.var(0), rtol=0.1)      # two estimates from different noise
     assert generator[1].momentum == 0.1 and not generator.training, "momentum restored, ready to sample"
+
+
+def test_g_step_draws_fresh_noise_and_d_step_builds_no_graph_into_g():
+    seen = []
+
+    class Recording(nn.Linear):
+        def forward(self, z):
+            seen.append((z.clone(), torch.is_grad_enabled()))
+            return super().forward(z)
+
+    generator, discriminator = Recording(2, 3), nn.Linear(3, 1)
+    step = make_gan_step(generator, discriminator, torch.optim.SGD(generator.parameters(), lr=0.1),
+                         torch.optim.SGD(discriminator.parameters(), lr=0.1), latent_dim=2)
+    step(torch.randn(8, 3))
+    (d_noise, d_grad), (g_noise, g_grad) = seen
+    assert not torch.equal(d_noise, g_noise), "G improves on a new batch of noise, not on the fakes D just saw"
+    assert not d_grad and g_grad, "D's fakes are made without a graph through G; G's own are made with one"
