@@ -33,6 +33,7 @@ def plot_1d_snapshots(x: torch.Tensor, p_data: torch.Tensor, snapshots: Sequence
             ax.set_xlabel("x")
             ax.set_xlim(-limit, limit), ax.set_ylim(0, 1.05)
         axes[0, 0].legend(loc="upper left", fontsize=8)
+        axes[0, 0].set_ylabel("density, or D(x)")
         fig.tight_layout()
     return fig
 

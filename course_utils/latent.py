@@ -114,18 +114,7 @@ def slant(images: torch.Tensor) -> torch.Tensor:
 ATTRIBUTES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"ink": ink, "slant": slant}
 
 
-# --- Attribute vector arithmetic ---
-
-def attribute_direction(latents: torch.Tensor, scores: torch.Tensor, fraction: float = 0.2) -> torch.Tensor:
-    """mean(latents of the ``fraction`` highest-scoring samples) − mean(latents of the lowest): an attribute vector."""
-    if latents.ndim != 2 or scores.shape != (latents.shape[0],):
-        raise ValueError(f"need latents N×D and one score per latent (N), got {tuple(latents.shape)} and {tuple(scores.shape)}")
-    if not 0 < fraction <= 0.5:
-        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
-    count = max(1, int(fraction * len(scores)))
-    order = scores.argsort()
-    return latents[order[-count:]].mean(0) - latents[order[:count]].mean(0)
-
+# --- Attribute vector arithmetic (notebook 05 finds the vectors; the explorer adds them) ---
 
 def add_direction(latents: torch.Tensor, direction: torch.Tensor, strengths) -> torch.Tensor:
     """Every latent moved by each strength × ``direction``: shape len(strengths)×N×D (a row per strength)."""
@@ -133,19 +122,3 @@ def add_direction(latents: torch.Tensor, direction: torch.Tensor, strengths) -> 
         raise ValueError(f"need latents N×D and a direction of length D, got {tuple(latents.shape)} and {tuple(direction.shape)}")
     strengths = torch.as_tensor(strengths, dtype=latents.dtype, device=latents.device).reshape(-1, 1, 1)
     return latents[None] + strengths * direction
-
-
-@torch.no_grad()
-def attribute_arithmetic(model, attribute: Callable[[torch.Tensor], torch.Tensor], pool: torch.Tensor, targets: torch.Tensor,
-                         strengths, fraction: float = 0.2) -> dict[str, torch.Tensor]:
-    """Find an attribute vector from a ``pool`` of latents, add it to ``targets`` and measure the result.
-
-    ``model`` is any generative model of the course (``model.decode(z)`` gives images in [0, 1]);
-    ``attribute(images)`` scores images. Returns the direction, the edited images (S×N×1×28×28, one row per strength)
-    and their measured attribute (S×N).
-    """
-    direction = attribute_direction(pool, attribute(model.decode(pool)), fraction)
-    edited = add_direction(targets, direction, strengths)
-    images = model.decode(edited.flatten(0, 1))
-    images = images.reshape(*edited.shape[:2], *images.shape[1:])
-    return {"direction": direction, "images": images, "measured": attribute(images.flatten(0, 1)).reshape(edited.shape[:2])}

@@ -151,11 +151,13 @@ def interpolation_explorer(model, latents: torch.Tensor, steps: int = 9):
     return VBox([HBox([start, end, method]), picture])
 
 
-def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torch.Tensor], attributes: dict):
-    """A menu picks an attribute vector, a slider how much of it to add to ``targets``; the measured value is shown."""
+def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torch.Tensor], attributes: dict,
+                        span: float = 1.0):
+    """A menu picks an attribute vector, a slider how much of it (−``span`` … ``span``) to add to ``targets``; the
+    measured value is shown."""
     name = Dropdown(options=list(directions), description="attribute", style=LABELS)
-    strength = FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.25, description="strength", continuous_update=False,
-                           style=LABELS)
+    strength = FloatSlider(value=0.0, min=-span, max=span, step=span / 8, description="strength",
+                           continuous_update=False, style=LABELS)
     picture = Image(format="png")
 
     def redraw(_change=None):

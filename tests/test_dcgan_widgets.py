@@ -72,7 +72,8 @@ def test_arithmetic_explorer_redraws_its_picture_when_a_control_moves(gan):
     assert name.options == ("ink", "slant") and not strength.continuous_update
     picture = _picture(explorer)
     before = picture.value
-    strength.value = 1.5
+    assert (strength.min, strength.max) == (-1.0, 1.0)
+    strength.value = 0.75
     assert picture.value != before
     before = picture.value
     name.value = "slant"

@@ -3,9 +3,12 @@ import math
 import pytest
 import torch
 
-from course_utils.latent import (add_direction, attribute_arithmetic, attribute_direction, ink, interpolate, lerp,
-                                 sample_latent, slant, slerp)
+from notebook_code import run_cell_defining
+
+from course_utils.latent import add_direction, ink, interpolate, lerp, sample_latent, slant, slerp
 from course_utils.models.dcgan import DCGANRecipe, fit_dcgan
+
+attribute_vector = run_cell_defining("05_dcgan.ipynb", "attribute_vector", {})["attribute_vector"]
 
 
 def test_sample_latent_draws_from_the_standard_normal_and_a_seed_repeats_it():
@@ -71,16 +74,16 @@ def test_slant_and_ink_measure_what_they_say():
         slant(torch.zeros(28, 28))
 
 
-def test_attribute_direction_points_along_the_attribute():
+def test_notebook_05_attribute_vector_points_along_the_attribute():
     torch.manual_seed(0)
     latents = torch.randn(500, 8)
-    direction = attribute_direction(latents, latents[:, 3] - 0.1 * latents[:, 5])
+    direction = attribute_vector(latents, latents[:, 3] - 0.1 * latents[:, 5])
     assert direction.abs().argmax().item() == 3 and direction[3] > 1.5
     moved = add_direction(latents[:4], direction, [-1, 0, 2])
     assert moved.shape == (3, 4, 8) and torch.equal(moved[1], latents[:4])
     assert torch.allclose(moved[2] - moved[1], 2 * direction.expand(4, 8))
-    with pytest.raises(ValueError, match="one score per latent"):
-        attribute_direction(latents, torch.zeros(3))
+    with pytest.raises(ValueError, match="direction of length D"):
+        add_direction(latents, torch.zeros(3), [1.0])
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +101,11 @@ def small_trained_gan(bundled_mnist):
 def test_attribute_arithmetic_moves_the_measured_attribute(small_trained_gan, name, attribute):
     rng = torch.Generator().manual_seed(1)
     pool, targets = small_trained_gan.sample_latent(400, rng=rng), small_trained_gan.sample_latent(12, rng=rng)
-    result = attribute_arithmetic(small_trained_gan, attribute, pool, targets, strengths=[-1.0, 0.0, 1.0])
-    assert result["images"].shape == (3, 12, 1, 28, 28)
-    less, unchanged, more = result["measured"].mean(dim=1).tolist()
+    direction = attribute_vector(pool, attribute(small_trained_gan.decode(pool)))
+    edited = add_direction(targets, direction, [-1.0, 0.0, 1.0])
+    images = small_trained_gan.decode(edited.flatten(0, 1))
+    measured = attribute(images).view(3, 12)
+    assert images.shape == (36, 1, 28, 28)
+    less, unchanged, more = measured.mean(dim=1).tolist()
     assert less < unchanged < more, f"{name}: {less:.3f}, {unchanged:.3f}, {more:.3f}"
-    assert (result["measured"][2] > result["measured"][0]).float().mean() >= 0.75, "most single digits move the right way too"
+    assert (measured[2] > measured[0]).float().mean() >= 0.75, "most single digits move the right way too"

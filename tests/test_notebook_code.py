@@ -86,3 +86,27 @@ def test_notebook_05_batchnorm_statistics_match_torch(bundled_mnist):
     assert torch.allclose(unit_scale * features + unit_shift, per_unit, atol=1e-4)
     with pytest.raises(ValueError, match="'channel' or 'unit'"):
         batchnorm_scale_shift(features, per="pixel")
+
+
+def test_notebook_04_mnist_gan_training_is_what_the_recipe_runs(bundled_mnist, monkeypatch):
+    from course_utils.data import Minibatches
+    from course_utils.models import mlp_gan
+    from course_utils.models.mlp_gan import MLPGANRecipe
+    from course_utils.train import train
+
+    (images, labels), _ = bundled_mnist
+    monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (images[:128], labels[:128]))
+    recipe = MLPGANRecipe(images_seen=256)                      # two epochs of 128 digits: 4 steps
+    notebook = run_cell_defining("04_gan_minimax.ipynb", "train_mnist_gan",
+                                 {"torch": torch, "make_gan_step": make_gan_step, "Minibatches": Minibatches,
+                                  "train": train})
+    torch.manual_seed(0)
+    by_notebook = recipe.build()
+    torch.manual_seed(0)
+    by_recipe = recipe.build()
+    torch.manual_seed(1)
+    record = notebook["train_mnist_gan"](by_notebook, images[:128], recipe)
+    torch.manual_seed(1)
+    expected = recipe.fit(by_recipe, None)
+    assert _same_parameters(by_notebook, by_recipe), "the notebook's loop and MLPGANRecipe.fit trained differently"
+    assert torch.equal(record["snapshots"], expected["snapshots"]) and record["snapshot_epochs"].tolist() == [1, 2]
