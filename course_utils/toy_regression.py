@@ -6,6 +6,8 @@ the average of the correct answers (the conditional mean), not any one of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,15 +25,18 @@ def points_around_line(n: int, slope: float = 0.8, intercept: float = 0.2, noise
     return x, y
 
 
-def two_mode_targets(n: int, modes: tuple[float, float] = (0.15, 0.85), spread: float = 0.03,
+def two_mode_targets(n: int, modes: tuple[float, float] = (0.15, 0.85), spread: float = 0.03, first_share: float = 0.5,
                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A toy "hair brightness" target: each of ``n`` inputs x ∈ [0, 1] gets one of two ``modes`` (½ each) plus noise.
+    """A toy "hair brightness" target: each of ``n`` inputs x ∈ [0, 1] gets one of two ``modes`` plus noise, the first
+    with probability ``first_share``.
 
-    The input carries no information about which mode, so both are equally correct for every x.
+    The input carries no information about which mode, so both are correct answers for every x.
     """
+    if not 0 <= first_share <= 1:
+        raise ValueError(f"first_share must be between 0 and 1, got {first_share}")
     rng = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, generator=rng)
-    pick = torch.randint(0, 2, (n, 1), generator=rng)
+    pick = (torch.rand(n, 1, generator=rng) >= first_share).long()
     y = torch.tensor(modes)[pick] + spread * torch.randn(n, 1, generator=rng)
     return x, y
 
@@ -74,25 +79,25 @@ class MLPRegressor(nn.Module):
         return self.net(x)
 
 
-def fit_mse(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, epochs: int, lr: float = 1e-2,
-            batch_size: int = 128, progress: bool = False) -> History:
-    """Train ``model`` in place so that ``model(inputs)`` matches ``targets`` under the mean squared error.
-
-    Rows of ``inputs`` and ``targets`` are paired examples (x → y). Returns the history (``mse`` per logging point).
-    """
+def fit_regressor(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, epochs: int,
+                  loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss, lr: float = 1e-2,
+                  batch_size: int = 128, progress: bool = False) -> History:
+    """Train ``model`` in place so that ``model(inputs)`` matches ``targets`` under ``loss`` (the mean squared error
+    unless told otherwise). Rows of ``inputs`` and ``targets`` are paired examples (x → y); returns the history."""
     if inputs.shape[0] != targets.shape[0]:
         raise ValueError(f"inputs and targets must have the same N, one row per example; got {tuple(inputs.shape)} and "
                          f"{tuple(targets.shape)}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(x, y):
-        loss = F.mse_loss(model(x), y)
+        value = loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
-        return {"mse": loss}
+        return {"loss": value}
 
     model.train()
-    history = train(step, Minibatches(inputs, targets, batch_size=batch_size), epochs, progress=progress, description="MSE fit")
+    history = train(step, Minibatches(inputs, targets, batch_size=batch_size), epochs, progress=progress,
+                    description="regression")
     model.eval()
     return history

@@ -3,7 +3,7 @@ import torch
 
 from course_utils.metrics import sharpness
 from course_utils.models.label_to_image import LabelToImage, LabelToImageRecipe, class_means
-from course_utils.toy_regression import fit_mse
+from course_utils.toy_regression import fit_regressor
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def mse_model(bundled_mnist):
     torch.manual_seed(0)
     recipe = LabelToImageRecipe(epochs=3)
     model = recipe.build()
-    fit_mse(model, labels, images, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size)
+    fit_regressor(model, labels, images, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size)
     return model
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.toy_regression import MLPRegressor, beard_region, fit_mse, points_around_line, toy_faces, two_mode_targets
+from course_utils.toy_regression import MLPRegressor, beard_region, fit_regressor, points_around_line, toy_faces, two_mode_targets
 
 
 def test_points_around_line_have_the_requested_line_and_noise():
@@ -15,8 +15,8 @@ def test_mse_regressor_returns_the_line_not_the_points():
     x, y = points_around_line(500)
     torch.manual_seed(0)
     model = MLPRegressor(1, 1)
-    history = fit_mse(model, x, y, epochs=100)
-    assert not model.training and history["mse"][-1] < 0.12, "eval mode; the error falls to about the noise, 0.3² = 0.09"
+    history = fit_regressor(model, x, y, epochs=100)
+    assert not model.training and history["loss"][-1] < 0.12, "eval mode; the error falls to about the noise, 0.3² = 0.09"
     with torch.no_grad():
         outputs = model(x)
     # The data scatter with σ = 0.3 around the line; the regressor's outputs stay close to the line.
@@ -29,7 +29,7 @@ def test_two_modes_give_the_in_between_prediction():
     assert ((y - 0.15).abs() < 0.15).float().mean().item() == pytest.approx(0.5, abs=0.05)
     torch.manual_seed(0)
     model = MLPRegressor(1, 1)
-    fit_mse(model, x, y, epochs=100)
+    fit_regressor(model, x, y, epochs=100)
     with torch.no_grad():
         prediction = model(torch.linspace(0, 1, 11)[:, None])
     assert ((prediction - 0.5).abs() < 0.1).all()  # neither mode: the unrealistic average
@@ -44,7 +44,7 @@ def test_optional_beard_comes_out_half_transparent():
     assert faces[~has_beard][:, 0][:, mask].sum() == 0
     torch.manual_seed(0)
     model = MLPRegressor(1, 400, hidden=16)
-    fit_mse(model, torch.ones(400, 1), faces.flatten(1), epochs=100)
+    fit_regressor(model, torch.ones(400, 1), faces.flatten(1), epochs=100)
     with torch.no_grad():
         face = model(torch.ones(1, 1)).view(20, 20)
     assert face[mask].mean().item() == pytest.approx(has_beard.float().mean().item(), abs=0.05)
@@ -54,4 +54,4 @@ def test_bad_inputs_are_explained():
     with pytest.raises(ValueError, match="beard_probability"):
         toy_faces(3, beard_probability=1.5)
     with pytest.raises(ValueError, match="same N"):
-        fit_mse(MLPRegressor(), torch.zeros(5, 1), torch.zeros(4, 1), epochs=1)
+        fit_regressor(MLPRegressor(), torch.zeros(5, 1), torch.zeros(4, 1), epochs=1)

@@ -8,6 +8,9 @@ both on every case and prints one of:
 * ``✗ <name>: case k ...`` — which case failed, the expected and the actual result, and a specific hint.
 
 A check never raises, so an unfinished exercise never stops a notebook (or the test suite that runs it).
+
+An :class:`Experiment` is the other kind: the student changes something, runs it, and hands over what was measured;
+the checker reads that outcome and says what it shows (``None`` means the experiment has not been run yet).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,6 +89,34 @@ class Exercise:
     def check(self, student: Callable) -> None:
         """Print the feedback for ``student``; never raises."""
         print(self.evaluate(student).message)
+
+
+@dataclass
+class Experiment:
+    """An exercise whose answer is a measurement: change something, run it, hand over the outcome.
+
+    ``judge(outcome)`` returns ``(passed, message)``: whether the outcome shows what the experiment is about, and
+    what it shows. An outcome of ``None`` is an experiment not run yet.
+    """
+
+    name: str
+    judge: Callable[[Any], tuple[bool, str]]
+
+    def evaluate(self, outcome) -> Feedback:
+        """Read ``outcome`` and return the :class:`Feedback` without printing it."""
+        if outcome is None:
+            return Feedback(NOT_ATTEMPTED, f"… {self.name}: not run yet — make the change the exercise asks for, run "
+                                           "the cell, and check again.")
+        try:
+            passed, message = self.judge(outcome)
+        except Exception as error:  # an unexpected outcome must become feedback, not a stack trace
+            return Feedback(ERROR, f"✗ {self.name}: could not read the outcome ({type(error).__name__}: {error}); "
+                                   "run the experiment cell as given, changing only what the exercise asks.")
+        return Feedback(PASSED if passed else WRONG, f"{'✓' if passed else '✗'} {self.name}: {message}")
+
+    def check(self, outcome) -> None:
+        """Print the feedback for ``outcome``; never raises."""
+        print(self.evaluate(outcome).message)
 
 
 def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | None:

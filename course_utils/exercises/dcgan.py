@@ -1,10 +1,11 @@
-"""Exercises for notebook 05: the size arithmetic of a transposed convolution, and spherical interpolation."""
+"""Exercises for notebook 05: the size arithmetic of a transposed convolution, an experiment that makes a
+checkerboard, and spherical interpolation."""
 
 from __future__ import annotations
 
 import torch
 
-from . import Exercise
+from . import Exercise, Experiment
 from ..latent import slerp as _slerp
 
 
@@ -65,3 +66,19 @@ spherical_interpolation = Exercise(
     rtol=1e-4,
     atol=1e-5,
 )
+
+
+def _judge_checkerboard(outcome) -> tuple[bool, str]:
+    kernel, stride, coverage = int(outcome["kernel"]), int(outcome["stride"]), outcome["coverage"]
+    inner = coverage[kernel:-kernel, kernel:-kernel]              # away from the borders, where fewer stamps land
+    low, high = int(inner.min()), int(inner.max())
+    if low == high:
+        return False, (f"kernel {kernel}, stride {stride}: every inner pixel gets {low} stamps, an even coverage. "
+                       "Pick a kernel size that is not a multiple of the stride (e.g. 3 with stride 2).")
+    return True, (f"kernel {kernel}, stride {stride}: inner pixels get between {low} and {high} stamps, alternating "
+                  "pixel by pixel. A generator built from such layers starts out painting a faint checkerboard and must "
+                  "learn to cancel it (Odena et al., 2016); with a kernel that is a multiple of the stride, like "
+                  "DCGAN's 4 and 2, every pixel gets the same number.")
+
+
+checkerboard_experiment = Experiment(name="checkerboard", judge=_judge_checkerboard)

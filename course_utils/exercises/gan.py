@@ -1,10 +1,11 @@
-"""Exercises for notebook 04: the optimal discriminator and the non-saturating generator loss."""
+"""Exercises for notebook 04: the optimal discriminator, the non-saturating generator loss, and an experiment with
+the learning rates of the two players on the ring."""
 
 from __future__ import annotations
 
 import torch
 
-from . import Exercise
+from . import Exercise, Experiment
 
 
 def _optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
@@ -68,3 +69,33 @@ non_saturating_loss = Exercise(
     hint="the generator labels its fakes as real: the loss is the binary cross-entropy with target 1, −mean(log D(G(z))).",
     diagnose=_diagnose_non_saturating_loss,
 )
+
+
+SHOWN_D_RATES = (1e-3, 1e-4)
+
+
+def _judge_ring(outcome) -> tuple[bool, str]:
+    d_lr = float(outcome["d_lr"])
+    covered, quality = [int(c) for c in outcome["modes_covered"]], [float(q) for q in outcome["high_quality"]]
+    if any(abs(d_lr - shown) < 1e-12 for shown in SHOWN_D_RATES):
+        return False, f"D's learning rate {d_lr:g} was already shown in section 7: pick another one, e.g. 3e-3 or 3e-4."
+    if not covered or len(covered) != len(quality):
+        return False, "the outcome needs one mode count and one quality share per run: run the cell as given."
+    runs = ", ".join(f"{c}/8 modes ({q:.0%} high quality)" for c, q in zip(covered, quality))
+    seen = f"with D learning {d_lr / 1e-3:g}× as fast as G, {len(covered)} runs covered {runs}."
+    if max(covered) <= 1:
+        return True, seen + (" Every run collapsed: D is too slow to punish G's favourite spot in time, so G piles up "
+                             "there and hops. Nothing in the theory says at which rate the game changes character.")
+    if min(covered) <= 1:
+        return True, seen + (" Some runs collapsed and some did not: at this rate the game sits near the edge between "
+                             "the two behaviours, and the seed decides.")
+    lines = [seen, "No run collapsed: D keeps up well enough to punish every pile G makes."]
+    if max(covered) - min(covered) >= 2:
+        lines.append("How many modes G covers varies from seed to seed: compare runs, not single numbers.")
+    if sum(quality) / len(quality) < 0.4:
+        lines.append("Yet fewer than 40 % of the samples sit on a mode: G spreads out, but D is too slow to sharpen "
+                     "the piles.")
+    return True, " ".join(lines)
+
+
+ring_experiment = Experiment(name="D's learning rate on the ring", judge=_judge_ring)

@@ -1,10 +1,10 @@
-"""Exercises for notebook 01: the MSE-optimal prediction is the mean of the correct answers."""
+"""Exercises for notebook 01: the MSE-optimal prediction is the mean of the correct answers; L1 picks the median."""
 
 from __future__ import annotations
 
 import torch
 
-from . import Exercise
+from . import Exercise, Experiment
 
 
 def _best_constant(targets: torch.Tensor) -> float:
@@ -39,3 +39,20 @@ best_constant = Exercise(
     hint="write the loss L(c) = (1/N) Σᵢ (yᵢ − c)², differentiate with respect to c and set the derivative to zero.",
     diagnose=_diagnose_best_constant,
 )
+
+
+def _judge_median(outcome) -> tuple[bool, str]:
+    prediction, targets = float(outcome["prediction"]), outcome["targets"].double().flatten()
+    mean, median = targets.mean().item(), targets.median().item()
+    if abs(prediction - median) < 0.05 and abs(prediction - mean) > 0.1:
+        return True, (f"your network predicts {prediction:.2f}, the majority colour: the median of the targets "
+                      f"({median:.2f}), not their mean ({mean:.2f}). The absolute error is minimised by the median, "
+                      "a value real people have; only the squared error asks for the in-between mean.")
+    if abs(prediction - mean) < 0.05:
+        return False, (f"your network predicts {prediction:.2f}, the mean of the targets: that is what MSE learns. Did "
+                       "you swap in the mean *absolute* error, (prediction − target).abs().mean()?")
+    return False, (f"your network predicts {prediction:.2f}: neither the mean ({mean:.2f}) nor the median "
+                   f"({median:.2f}). Is the loss one number per batch, and did the training run to the end?")
+
+
+median_experiment = Experiment(name="L1 instead of MSE", judge=_judge_median)

@@ -1,10 +1,10 @@
-"""Exercises for notebook 02: write the feature distance at the heart of the perceptual loss."""
+"""Exercises for notebook 02: the feature distance at the heart of the perceptual loss, and which layers to match."""
 
 from __future__ import annotations
 
 import torch
 
-from . import Exercise
+from . import Exercise, Experiment
 
 
 def _feature_distance(features_a: dict, features_b: dict) -> torch.Tensor:
@@ -54,3 +54,26 @@ feature_distance = Exercise(
     hint="for each layer: difference, square, flatten everything but the first (image) axis, mean over it; then add the layers.",
     diagnose=_diagnose_feature_distance,
 )
+
+
+COURSE_LAYERS = ("conv1", "conv2")
+
+
+def _judge_layers(outcome) -> tuple[bool, str]:
+    layers, yours, course = tuple(outcome["layers"]), outcome["yours"], outcome["course"]
+    if layers == COURSE_LAYERS:
+        return False, "these are the layers section 4 already used: change `my_layers` (try ('hidden',)) and run again."
+    pixels = yours["pixel_mse"] / course["pixel_mse"]
+    lines = [f"with {layers} the classifier recognises {yours['accuracy']:.0%} of the reconstructions "
+             f"({course['accuracy']:.0%} with conv1 + conv2), their pixel error is {pixels:.1f}× as large and their "
+             f"sharpness {yours['sharpness']:.3f} (real digits ≈ 0.08)."]
+    if pixels > 1.5:
+        lines.append("The features you matched do not pin the pixels down: a deep, shift-invariant layer is happy with "
+                     "any image the classifier files under the right digit, specks and all. Too invariant a layer can "
+                     "be fooled, which is why the course matches conv1 and conv2.")
+    else:
+        lines.append("Shallow layers keep the pixels close; the deeper the layer, the more it lets drift.")
+    return True, " ".join(lines)
+
+
+layer_experiment = Experiment(name="which layers to match", judge=_judge_layers)

@@ -1,4 +1,5 @@
-"""Exercises for notebook 03: the closed-form Gaussian KL and the reparameterised sample."""
+"""Exercises for notebook 03: the closed-form Gaussian KL, the reparameterised sample, and the importance-weighted
+bound: a stable log-mean-exp, and an experiment that watches the bound tighten as K grows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import torch
 
 from ..losses import gaussian_kl as _gaussian_kl
 from ..losses import reparameterize as _reparameterize
-from . import Exercise
+import math
+
+from . import Exercise, Experiment
 
 
 def _kl_cases() -> list[tuple]:
@@ -85,3 +88,53 @@ reparameterize = Exercise(
     hint="z = μ + σ·ε with σ = exp(½·logvar); use the eps you are given (no new noise), so the result is deterministic and gradients reach μ and logvar.",
     diagnose=_diagnose_reparameterize,
 )
+
+
+def _log_mean_exp(log_weights: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
+
+
+def _diagnose_log_mean_exp(args, expected, got):
+    (log_weights,) = (a.double() for a in args)
+    got = torch.as_tensor(got, dtype=torch.float64)
+    if got.shape != expected.shape:
+        return f"average over the K samples (dim=0) and keep one value per image: shape {tuple(expected.shape)}."
+    if not torch.isfinite(got).all():
+        return ("exp(−1000) underflows to 0 and log 0 = −inf. Take the largest log weight m out first: "
+                "log mean exp(w) = m + log mean exp(w − m), or use torch.logsumexp, which does exactly that.")
+    if torch.allclose(got, log_weights.mean(0), atol=1e-5):
+        return "that is the mean of the logs (the ELBO again); the bound is the log of the mean of the weights."
+    if torch.allclose(got, torch.logsumexp(log_weights, 0), atol=1e-5):
+        return "that is the log of the *sum*; divide by K inside the log, i.e. subtract log K."
+    return None
+
+
+log_mean_exp = Exercise(
+    name="log_mean_exp",
+    reference=_log_mean_exp,
+    cases=[
+        (torch.tensor([[0.0, 1.0]]),),
+        (torch.log(torch.tensor([[1.0, 2.0], [3.0, 6.0]])),),
+        (torch.tensor([[-1000.0, -1100.0], [-1001.0, -1102.0], [-1003.0, -1099.0]]),),
+    ],
+    hint="log (1/K) Σ_k exp(w_k): with log weights around −100 nats, exp underflows; subtract the largest w first.",
+    diagnose=_diagnose_log_mean_exp,
+)
+
+
+def _judge_bounds(outcome) -> tuple[bool, str]:
+    ks = sorted(outcome)
+    bounds = [float(outcome[k]) for k in ks]
+    if len(ks) < 3:
+        return False, "measure the bound for at least three values of K, e.g. 1, 10 and 100."
+    if not all(math.isfinite(b) for b in bounds):
+        return False, "some bounds are not finite numbers: does your log_mean_exp pass the check above?"
+    rises = all(later >= earlier - 0.05 for earlier, later in zip(bounds, bounds[1:]))
+    listed = ", ".join(f"K={k}: {b:.1f}" for k, b in zip(ks, bounds))
+    if rises and bounds[-1] > bounds[0] + 0.5:
+        return True, (f"{listed} nats. The bound rises with K (each value is a lower bound on log p(x), and K = 1 "
+                      "is the ELBO): the true log-likelihood is higher still, and the ELBO sits furthest below it.")
+    return False, f"{listed}: the bound should rise with K. Is each value the mean over the images of log_mean_exp?"
+
+
+bound_experiment = Experiment(name="the bound tightens with K", judge=_judge_bounds)
