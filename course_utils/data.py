@@ -17,6 +17,8 @@ the maps between the [0, 1] and [−1, 1] pixel scales, and ``Minibatches``, whi
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import socket
 from functools import lru_cache
@@ -26,8 +28,10 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .config import cache_dir
+from .device import autocasting, check_device
 
 SOURCES = ("auto", "bundled", "torchvision")
 SPLITS = ("train", "test")
@@ -61,10 +65,12 @@ def load_mnist(split: str = "train", source: str = "auto", device: torch.device 
 
     ``images`` is a float32 tensor of shape N×1×28×28 with values in [0, 1]; ``labels`` is int64 of shape N.
     ``source`` is "auto" (honours ``COURSE_DATA``), "bundled" or "torchvision"; ``device`` moves both tensors
-    there (default: stay on the CPU).
+    there (default: stay on the CPU); one this machine cannot use is refused before any data is read.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if device is not None:
+        device = check_device(device)
     source = _resolve_source(source)
     if source == "bundled":
         pixels, labels = _bundled_split(split)
@@ -214,10 +220,44 @@ def _first_reachable_mirror(mirrors) -> str | None:
 # --- Checking and reshaping digit batches ---
 
 PIXELS = 28 * 28
+PIXEL_SLACK = 0.01
+"""How far outside [0, 1] a pixel may stray (rounding) before :func:`check_pixel_range` refuses the batch."""
+
+
+def check_pixel_range(x: torch.Tensor) -> None:
+    """Raise a clear ``ValueError`` unless ``x``'s values lie in [0, 1]: images in [0, 255] or [−1, 1] otherwise train to
+    nonsense or NaN without a word. One min/max per batch, the only copy to the host it costs."""
+    if x.numel() == 0:
+        return
+    low, high = torch.stack(torch.aminmax(x.detach())).tolist()
+    if math.isnan(low) or math.isnan(high):
+        raise ValueError("the images contain NaN, which would make every loss NaN: find where it came from "
+                         "(a division by zero when normalising, say)")
+    if low >= -PIXEL_SLACK and high <= 1 + PIXEL_SLACK:
+        return
+    if high <= 1 + PIXEL_SLACK:
+        advice = "images in [−1, 1] (a Tanh generator's output) go back to [0, 1] with to_pixels(images)"
+    else:
+        advice = "divide images stored as 0–255 by 255 (images.float() / 255)"
+    raise ValueError(f"expected pixel values in [0, 1], got values from {low:.3g} to {high:.3g}: {advice}")
+
+
+def check_input_dtype(x: torch.Tensor, model: nn.Module, uint8_advice: str = "images.float() / 255") -> None:
+    """Raise a clear ``ValueError`` unless ``x`` has the dtype of ``model``'s weights (any float but float64 under
+    autocast, which casts it): PyTorch's own error names neither the dtype to use nor how to get it."""
+    expected = next(model.parameters()).dtype
+    if x.dtype == expected or (x.is_floating_point() and x.dtype != torch.float64 and autocasting(x.device.type)):
+        return
+    if x.dtype == torch.uint8:
+        fix = f"images stored as uint8 (0–255) need {uint8_advice}"
+    else:
+        fix = f"convert them with {'.float()' if expected == torch.float32 else f'.to({expected})'}"
+    given, wanted = str(x.dtype).removeprefix("torch."), str(expected).removeprefix("torch.")
+    raise ValueError(f"{type(model).__name__} got {given} inputs, but its weights are {wanted}: {fix}")
 
 
 def check_digit_batch(x: torch.Tensor) -> None:
-    """Raise a clear ``ValueError`` unless ``x`` is a float batch of N×1×28×28 images."""
+    """Raise a clear ``ValueError`` unless ``x`` is a float batch of N×1×28×28 images with values in [0, 1]."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a tensor of images, got {type(x).__name__}")
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
@@ -225,14 +265,16 @@ def check_digit_batch(x: torch.Tensor) -> None:
                          "a single image needs .unsqueeze(0), flat rows need .view(-1, 1, 28, 28)")
     if not x.is_floating_point():
         raise ValueError(f"expected float pixel values in [0, 1], got dtype {x.dtype}; divide uint8 images by 255")
+    check_pixel_range(x)
 
 
 def flatten_digits(x: torch.Tensor) -> torch.Tensor:
-    """Check that ``x`` holds MNIST images (N×1×28×28 or N×784, float) and return them as N×784 rows."""
+    """Check that ``x`` holds MNIST images (N×1×28×28 or N×784, float, in [0, 1]) and return them as N×784 rows."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a tensor of images, got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"expected float pixel values in [0, 1], got dtype {x.dtype}; divide uint8 images by 255")
+    check_pixel_range(x)
     if x.ndim == 4 and tuple(x.shape[1:]) == (1, 28, 28):
         return x.reshape(x.shape[0], PIXELS)
     if x.ndim == 2 and x.shape[1] == PIXELS:
@@ -276,6 +318,10 @@ def to_tanh_range(images: torch.Tensor) -> torch.Tensor:
     return images * 2 - 1
 
 
+DISCRIMINATOR_UINT8_ADVICE = "images.float() / 255, then to_tanh_range(images): a discriminator takes the [−1, 1] scale"
+"""What :func:`check_input_dtype` tells someone who feeds uint8 images to a GAN's discriminator."""
+
+
 class Minibatches:
     """Iterate over aligned tensors in shuffled minibatches, without leaving their device.
 
@@ -294,10 +340,10 @@ class Minibatches:
         devices = {t.device for t in tensors}
         if len(devices) != 1:
             raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.tensors = tensors
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.rng = rng

@@ -6,6 +6,7 @@ a Mac or a GPU box. ``COURSE_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) ove
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 
@@ -49,9 +50,28 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def _available() -> str:
+    """The device types this machine offers, e.g. "cpu, cuda"."""
+    return ", ".join(["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps_available() else []))
+
+
 def _available_hint() -> str:
-    options = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps_available() else [])
-    return f"available here: {', '.join(options)} (unset COURSE_DEVICE to pick automatically)."
+    return f"available here: {_available()} (unset COURSE_DEVICE to pick automatically)."
+
+
+def check_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device``, or a clear ``ValueError`` listing the valid ones if this machine cannot use it
+    (PyTorch's own error lists twenty device types the course never runs on)."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    usable = parsed is not None and (parsed.type == "cpu" or (parsed.type == "cuda" and torch.cuda.is_available())
+                                     or (parsed.type == "mps" and _mps_available()))
+    if not usable:
+        raise ValueError(f"device={device!r} is not a device the course can use: pass 'cpu', 'cuda', 'cuda:N' or 'mps' "
+                         f"(available here: {_available()}), or get_device() for the best one.")
+    return parsed
 
 
 def describe_device(device: torch.device | None = None) -> str:
@@ -68,8 +88,9 @@ def describe_device(device: torch.device | None = None) -> str:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's (CPU and all GPUs) random generators, so a run can be repeated."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -85,6 +106,14 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def autocasting(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is on for ``device_type`` ("cpu", "cuda", …): then layers cast their float inputs."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:                                   # PyTorch < 2.4: one switch for CUDA, another for the CPU
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def memory_format(device: torch.device | str) -> torch.memory_format:

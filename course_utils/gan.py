@@ -9,6 +9,7 @@ its losses do. ``fit_gan`` runs it with Adam over minibatches for some epochs.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -96,9 +97,17 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
     Both learn at rate ``lr`` unless ``d_lr`` gives the discriminator its own. The data stays on its device and is cut
     into shuffled minibatches (the last, incomplete one is dropped). With ``average`` (a copy of the generator), its
     weights follow G's as an exponential moving average after every step and its batch-norm statistics are
-    recalibrated at the end. Returns the history; the networks end in eval mode. A NaN or infinite loss stops
-    training with :class:`~course_utils.train.TrainingDiverged` and advice.
+    recalibrated at the end. Returns the history; the networks end in eval mode. A NaN, infinite or blown-up loss stops
+    training with :class:`~course_utils.train.TrainingDiverged` and advice. Fewer examples than one batch, or no
+    epochs, would train nothing without a word, so they raise a ``ValueError`` instead.
     """
+    if not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}: fewer would leave the networks untrained")
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if len(data) < batch_size:
+        raise ValueError(f"got {len(data)} examples for batch_size={batch_size}: the last incomplete batch is dropped, so "
+                         f"not one step would run; use batch_size={len(data)} or less, or more data")
     g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -116,8 +117,9 @@ def importance_weighted_bound(model, x: torch.Tensor, samples: int) -> torch.Ten
     log p(x) ≥ E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)], which equals the ELBO for k = 1 and tightens as k grows.
     ``model`` needs ``encode(x) → (mu, logvar)`` and ``decoder_logits(z)``; returns N values (nats per image).
     """
-    if not isinstance(samples, int) or samples < 1:
+    if not isinstance(samples, numbers.Integral) or samples < 1:
         raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    samples = int(samples)
     mu, logvar = model.encode(x)
     x = x.reshape(x.shape[0], -1)
     z = reparameterize(mu, logvar, torch.randn(samples, *mu.shape, device=mu.device, dtype=mu.dtype))

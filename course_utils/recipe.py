@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -46,8 +47,12 @@ class Recipe:
         return max(1, round(self.images_seen / num_images))
 
     def fields(self) -> dict[str, Any]:
-        """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights."""
-        return dataclasses.asdict(self)
+        """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights.
+
+        A numpy number given for a field (``np.int64(3)`` from an array) counts as the Python number it equals, so it
+        names the same cache file and loads with ``weights_only=True``."""
+        return {name: value.item() if isinstance(value, np.generic) else value
+                for name, value in dataclasses.asdict(self).items()}
 
     def key(self) -> str:
         """``<name>-<hash of the class and every field>``: the cache file's name, different for any change of a field."""

@@ -85,3 +85,32 @@ def test_check_finite():
 def test_history_last_of_missing_key():
     with pytest.raises(KeyError, match="nothing logged"):
         History().last("loss")
+
+
+def run_logged(values, log_every=5):
+    """Train on a step that returns the given losses one by one (a scripted run), logging every ``log_every`` steps."""
+    script = iter(values)
+    return train(lambda batch: {"loss": torch.tensor(next(script))}, Minibatches(torch.zeros(len(values)), batch_size=1,
+                 shuffle=False), epochs=1, log_every=log_every, progress=False)
+
+
+def test_a_finite_blow_up_stops_with_the_same_advice_as_nan():
+    with pytest.raises(TrainingDiverged, match=r"by step 10: loss reached 5e\+03, over 1000× its size at the first "
+                                               r"step \(2\.3\).*smaller learning rate.*images must be in \[0, 1\]"):
+        run_logged([2.3] * 6 + [5000.0] + [2.3] * 13)
+
+
+def test_one_step_that_blows_up_is_caught_even_when_its_window_averages_below_the_limit():
+    with pytest.raises(TrainingDiverged, match="loss reached 1e\\+04"):
+        run_logged([2.3, 10_000.0] + [0.01] * 18, log_every=20)
+
+
+@pytest.mark.parametrize("values", [
+    [550.0, 400.0, 250.0, 120.0, 100.0] * 4,             # a VAE's loss falling by nats
+    [1.4, 0.3, 4.0, 0.01, 9.0] * 4,                      # a GAN's losses swinging by factors of a few
+    [0.1, 5.0, 43.0, 30.0, 25.0] * 4,                    # a KL term that starts near 0 (the floor of 1 applies)
+    [0.0, -2.0, 3.0, -8.0, 1.0] * 4,                     # a hinge g_loss: signed, starting at 0
+])
+def test_healthy_runs_raise_no_false_alarm(values):
+    history = run_logged(values)
+    assert history.steps == [5, 10, 15, 20] and history.initial == {"loss": pytest.approx(abs(values[0]))}

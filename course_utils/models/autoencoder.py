@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..config import budget
-from ..data import Minibatches, check_digit_batch
+from ..data import Minibatches, check_digit_batch, check_input_dtype
 from ..recipe import Recipe
 from ..train import History, train
 
@@ -29,6 +29,7 @@ class DigitAutoencoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_digit_batch(images)
+        check_input_dtype(images, self)
         return self.decoder(self.encoder(images))
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import budget
-from ..data import Minibatches, check_digit_batch, load_mnist, random_shift
+from ..data import Minibatches, check_digit_batch, check_input_dtype, load_mnist, random_shift
 from ..recipe import Recipe
 from ..train import History, train
 
@@ -32,6 +32,7 @@ class DigitClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Activations after each block: ``conv1`` (N×w×14×14), ``conv2`` (N×2w×7×7) and ``hidden`` (N×hidden)."""
         check_digit_batch(x)
+        check_input_dtype(x, self)
         conv1 = F.max_pool2d(F.relu(self.conv1(x)), 2)
         conv2 = F.max_pool2d(F.relu(self.conv2(conv1)), 2)
         hidden = F.relu(self.fc(conv2.flatten(1)))

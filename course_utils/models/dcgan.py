@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import budget
-from ..data import load_mnist, to_tanh_range
+from ..data import DISCRIMINATOR_UINT8_ADVICE, check_digit_batch, check_input_dtype, load_mnist, to_tanh_range
 from ..device import autocast_dtype, memory_format
 from ..gan import fit_gan
 from ..latent import check_latents
@@ -51,6 +51,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         check_latents(z, self.latent_dim)
+        check_input_dtype(z, self)
         return self.net(z[:, :, None, None])                  # z as latent_dim channels of a 1×1 map
 
 
@@ -92,6 +93,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"the discriminator expects images shaped N×1×28×28, got {tuple(x.shape)}")
+        check_input_dtype(x, self, DISCRIMINATOR_UINT8_ADVICE)
         return self.net(x).flatten()
 
 
@@ -173,8 +175,9 @@ def fit_dcgan(gan: DCGAN, images: torch.Tensor, recipe: DCGANRecipe, *, on_epoch
 
     The step is notebook 05's (a test checks they agree), run on the course's fast path: the images stay on the
     device in the layout its convolutions prefer (channels-last on CUDA and the CPU), and on a CUDA GPU the networks
-    run in bfloat16 autocast; elsewhere in float32.
+    run in bfloat16 autocast; elsewhere in float32. Images outside [0, 1] (e.g. 0–255) are refused before training.
     """
+    check_digit_batch(images)
     device = images.device
     layout = memory_format(device)                    # channels_last on CUDA and the CPU: faster convolutions
     real = to_tanh_range(images).contiguous(memory_format=layout)

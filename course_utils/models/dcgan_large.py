@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype
 from ..latent import check_latents
 from .dcgan import init_dcgan_weights
 
@@ -46,6 +47,7 @@ class LargeGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         check_latents(z, self.latent_dim)
+        check_input_dtype(z, self)
         return self.net(z[:, :, None, None])                  # z as latent_dim channels of a 1×1 map
 
 
@@ -70,4 +72,5 @@ class LargeDiscriminator(nn.Module):
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
             raise ValueError(f"the discriminator expects images shaped N×{'×'.join(map(str, self.image_shape))}, "
                              f"got {tuple(x.shape)}")
+        check_input_dtype(x, self, DISCRIMINATOR_UINT8_ADVICE)
         return self.net(x).flatten()

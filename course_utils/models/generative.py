@@ -11,6 +11,7 @@ through these verbs. ``rng`` is a seed or a ``torch.Generator``; it makes the sa
 
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 
 import torch
@@ -31,7 +32,9 @@ class GenerativeModel(nn.Module):
         return next(self.parameters()).device
 
     def sample_latent(self, n: int, rng: int | torch.Generator | None = None) -> torch.Tensor:
-        """``n`` latent vectors z ~ N(0, I), shape n×latent_dim, on the model's device."""
+        """``n`` latent vectors z ~ N(0, I), shape n×latent_dim, on the model's device (a NumPy integer seed works too)."""
+        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+            rng = int(rng)
         return sample_latent(n, self.latent_dim, device=self.device, rng=rng)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import budget
-from ..data import load_mnist, to_tanh_range
+from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype, load_mnist, to_tanh_range
 from ..densities import discriminator_gap, integrate, kernel_density, optimal_discriminator
 from ..gan import fit_gan
 from ..latent import check_latents, sample_latent
@@ -38,7 +38,8 @@ def _mlp(sizes: Sequence[int], dropout: float = 0.0, batch_norm: bool = False) -
 class MLPGenerator(nn.Module):
     """z (latent_dim) → a sample of ``output_shape``; ``tanh=True`` squashes it to [−1, 1] (for images).
 
-    ``batch_norm=True`` normalises each hidden layer over the minibatch, which steadies training on images.
+    ``batch_norm=True`` normalises each hidden layer over the minibatch, which steadies training on images; in
+    training mode it then needs at least 2 latent vectors per call.
     """
 
     def __init__(self, latent_dim: int, output_shape: Sequence[int], hidden: Sequence[int] = (128, 128),
@@ -46,11 +47,17 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.output_shape = tuple(output_shape)
+        self.batch_norm = batch_norm
         layers = _mlp([latent_dim, *hidden, math.prod(self.output_shape)], batch_norm=batch_norm)
         self.net = nn.Sequential(*layers, *([nn.Tanh()] if tanh else []))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         check_latents(z, self.latent_dim)
+        check_input_dtype(z, self)
+        if self.batch_norm and self.training and z.shape[0] == 1:
+            raise ValueError("batch norm cannot train on 1 example: in training mode it normalises every layer over the "
+                             "batch, so pass at least 2 latent vectors, or call generator.eval() first (sample() and "
+                             "decode() do) to make a single image")
         return self.net(z).reshape(-1, *self.output_shape)
 
 
@@ -66,6 +73,7 @@ class MLPDiscriminator(nn.Module):
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"the discriminator expects inputs of shape N×{'×'.join(map(str, self.input_shape))}, "
                              f"got {tuple(x.shape)}")
+        check_input_dtype(x, self, DISCRIMINATOR_UINT8_ADVICE)
         return self.net(x)[:, 0]
 
 

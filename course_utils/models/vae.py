@@ -8,13 +8,14 @@ its numbers.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from ..config import budget
-from ..data import PIXELS, Minibatches, flatten_digits, load_mnist, random_shift
+from ..data import PIXELS, Minibatches, check_input_dtype, flatten_digits, load_mnist, random_shift
 from ..losses import importance_weighted_bound, negative_elbo, reparameterize
 from ..latent import check_latents
 from ..recipe import Recipe
@@ -27,9 +28,9 @@ class VAE(GenerativeModel):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400):
         super().__init__()
-        if not isinstance(latent_dim, int) or latent_dim < 1:
+        if not isinstance(latent_dim, numbers.Integral) or latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        self.latent_dim = latent_dim
+        self.latent_dim = latent_dim = int(latent_dim)
         self.encoder = nn.Sequential(nn.Linear(PIXELS, hidden), nn.ReLU())
         self.to_mu = nn.Linear(hidden, latent_dim)
         self.to_logvar = nn.Linear(hidden, latent_dim)
@@ -37,12 +38,15 @@ class VAE(GenerativeModel):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters of q(z|x) for images N×1×28×28 (or flat N×784): ``(mu, logvar)``, each N×latent_dim."""
-        hidden = self.encoder(flatten_digits(x))
+        rows = flatten_digits(x)
+        check_input_dtype(rows, self)
+        hidden = self.encoder(rows)
         return self.to_mu(hidden), self.to_logvar(hidden)
 
     def decoder_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits of p(x|z), N×784, for latent codes N×latent_dim (what training and the bounds need)."""
         check_latents(z, self.latent_dim)
+        check_input_dtype(z, self)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
