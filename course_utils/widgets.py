@@ -3,6 +3,8 @@
 Every explorer is a row of controls (``continuous_update=False``, so a drag does not queue dozens of redraws) above
 an ``Image`` widget that is redrawn when a control changes. What is drawn comes from a plain function
 (``decode_latent``, ``edit_latent``, ``interpolation_frames``, ``arithmetic_frames``), tested without a browser.
+A figure drawn for a picture is closed once it is PNG bytes (``figure_png``), so no number of redraws leaves figures
+open, with or without an inline backend to close them.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ def latent_sliders(model, start, dims: list[int], span: float = 3.0):
     Dimensions without a slider keep their value from ``start``. Returns the widget to display.
     """
     code = torch.as_tensor(start, dtype=torch.float32).reshape(-1).clone()
+    if code.numel() != model.latent_dim:
+        raise ValueError(f"this model has a {model.latent_dim}-D latent space, but start has {code.numel()} values")
+    outside = [d for d in dims if not 0 <= d < model.latent_dim]
+    if outside:
+        raise ValueError(f"dims must be latent dimensions between 0 and {model.latent_dim - 1}, got {outside}")
     picture = Image(format="png", width=168, height=168)
     sliders = [FloatSlider(value=float(code[d]), min=-span, max=span, step=0.1, description=f"z[{d}]",
                            continuous_update=False, style=LABELS) for d in dims]
@@ -72,6 +79,8 @@ def latent_sliders(model, start, dims: list[int], span: float = 3.0):
 
 def image_editor(model, images: torch.Tensor, span: float = 3.0):
     """Pick a digit, pick a latent dimension, move it: shows the digit, its reconstruction and the edited version."""
+    if len(images) == 0:
+        raise ValueError(f"image_editor needs at least one image, got an empty batch of shape {tuple(images.shape)}")
     index = IntSlider(value=0, min=0, max=len(images) - 1, description="digit #", continuous_update=False,
                       style=LABELS)
     dim = IntSlider(value=0, min=0, max=model.latent_dim - 1, description="dimension", continuous_update=False,
@@ -90,12 +99,12 @@ def image_editor(model, images: torch.Tensor, span: float = 3.0):
         status.value = f"z[{dim.value}] of this digit is {code[dim.value]:+.2f}; now set to {value.value:+.1f}"
 
     def start_from_digit(_change=None):
+        """Move the slider to the digit's own value and redraw: always, as a slider clamped at ±span may not move."""
         code = edit_latent(model, images[index.value], dim.value, 0.0)[0]
-        own_value = round(float(code[dim.value]), 1)
-        if value.value == own_value:
-            redraw()
-        else:
-            value.value = own_value
+        value.unobserve(redraw, names="value")
+        value.value = round(float(code[dim.value]), 1)
+        value.observe(redraw, names="value")
+        redraw()
 
     index.observe(start_from_digit, names="value")
     dim.observe(start_from_digit, names="value")
@@ -135,6 +144,8 @@ def arithmetic_frames(model, targets: torch.Tensor, direction: torch.Tensor, str
 
 def interpolation_explorer(model, latents: torch.Tensor, steps: int = 9):
     """Sliders pick two of ``latents``; a menu picks linear or spherical; the strip between them redraws on release."""
+    if len(latents) < 2:
+        raise ValueError(f"interpolation_explorer needs at least two latent vectors to walk between, got {len(latents)}")
     start = IntSlider(value=0, min=0, max=len(latents) - 1, description="from sample", continuous_update=False,
                       style=LABELS)
     end = IntSlider(value=1, min=0, max=len(latents) - 1, description="to sample", continuous_update=False,
@@ -155,6 +166,9 @@ def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torc
                         span: float = 1.0):
     """A menu picks an attribute vector, a slider how much of it (−``span`` … ``span``) to add to ``targets``; the
     measured value is shown."""
+    if len(targets) == 0 or not directions:
+        raise ValueError(f"arithmetic_explorer needs at least one target and one attribute vector, got {len(targets)} "
+                         f"targets and {len(directions)} vectors")
     name = Dropdown(options=list(directions), description="attribute", style=LABELS)
     strength = FloatSlider(value=0.0, min=-span, max=span, step=span / 8, description="strength",
                            continuous_update=False, style=LABELS)

@@ -2,11 +2,15 @@ import time
 
 import pytest
 import torch
+import matplotlib.pyplot as plt
 from ipywidgets import Image, VBox
 
 from course_utils.latent import ink, slant
 from course_utils.models.dcgan import DCGAN
-from course_utils.widgets import arithmetic_explorer, arithmetic_frames, interpolation_explorer, interpolation_frames
+from course_utils.models.vae import VAE
+from course_utils.viz import figure_png, show_images
+from course_utils.widgets import (arithmetic_explorer, arithmetic_frames, image_editor,
+                                  interpolation_explorer, interpolation_frames, latent_sliders)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +93,47 @@ def test_show_image_rows_labels_rows_and_columns():
     assert axes[1].get_title() == "0.25"
     with pytest.raises(ValueError, match="3 rows of images but 2 row labels"):
         show_image_rows(torch.rand(3, 5, 1, 28, 28), ["a", "b"])
+
+
+def _controls(widget) -> list:
+    """Every slider and menu inside ``widget``, found by walking its boxes."""
+    children = getattr(widget, "children", None)
+    if children is not None:
+        return [control for child in children for control in _controls(child)]
+    return [widget] if hasattr(widget, "options") or hasattr(widget, "max") else []
+
+
+def _next_value(control, turn: int):
+    """A value for ``control`` that differs from its last one: a menu's options in turn, a slider's two ends in turn."""
+    values = control.options if hasattr(control, "options") else (control.min, control.max)
+    return values[turn % len(values)]
+
+
+def test_forty_redraws_of_every_widget_leave_no_figures_open(gan):
+    torch.manual_seed(0)
+    vae, latents = VAE(), gan.sample_latent(3, rng=5)
+    widgets = {
+        "latent_sliders": latent_sliders(vae, torch.zeros(20), dims=[0, 1]),
+        "image_editor": image_editor(vae, torch.rand(5, 1, 28, 28)),
+        "interpolation_explorer": interpolation_explorer(gan, latents, steps=2),
+        "arithmetic_explorer": arithmetic_explorer(gan, latents[:2], {"ink": latents[0], "slant": latents[1]},
+                                                   {"ink": ink, "slant": slant}),
+    }
+    plt.close("all")
+    for name, widget in widgets.items():
+        controls = _controls(widget)
+        for step in range(40):
+            control = controls[step % len(controls)]
+            control.value = _next_value(control, step // len(controls))
+        assert len(plt.get_fignums()) <= 2, f"{len(plt.get_fignums())} figures open after 40 redraws of {name}"
+
+
+def test_interpolation_explorer_needs_two_latents(gan):
+    with pytest.raises(ValueError, match="needs at least two latent vectors to walk between, got 1"):
+        interpolation_explorer(gan, gan.sample_latent(1, rng=0))
+
+
+def test_arithmetic_explorer_needs_a_target_and_a_direction(gan):
+    latents = gan.sample_latent(2, rng=0)
+    with pytest.raises(ValueError, match="at least one target and one attribute vector, got 0 targets and 1 vectors"):
+        arithmetic_explorer(gan, latents[:0], {"ink": latents[0]}, {"ink": ink})

@@ -110,3 +110,27 @@ def test_notebook_04_mnist_gan_training_is_what_the_recipe_runs(bundled_mnist, m
     expected = recipe.fit(by_recipe, None)
     assert _same_parameters(by_notebook, by_recipe), "the notebook's loop and MLPGANRecipe.fit trained differently"
     assert torch.equal(record["snapshots"], expected["snapshots"]) and record["snapshot_epochs"].tolist() == [1, 2]
+
+
+def test_notebook_00_digit_slider_shows_the_chosen_digit_and_leaves_no_figures_open():
+    import matplotlib.pyplot as plt
+    from course_utils.viz import show_images
+
+    shown, drawn, images, labels = [], [], torch.rand(5, 1, 28, 28), torch.tensor([3, 1, 4, 1, 5])
+
+    def recording_show_images(image, titles, **options):
+        drawn.append(titles)
+        return show_images(image, titles, **options)
+
+    plt.close("all")
+    notebook = run_cell_defining("00_setup.ipynb", "show_test_digit", {
+        "test_images": images, "test_labels": labels, "show_images": recording_show_images, "plt": plt,
+        "display": lambda *widgets: shown.extend(widgets)})
+    slider = notebook["slider"]
+    assert (slider.min, slider.max, slider.continuous_update) == (0, 4, False) and len(shown) == 2
+    for step in range(1, 41):
+        slider.value = step % 5
+    assert drawn[-1] == ["test digit #0: label 3"] and len(drawn) == 41
+    slider.value = 2
+    assert drawn[-1] == ["test digit #2: label 4"]
+    assert len(plt.get_fignums()) <= 1, f"{len(plt.get_fignums())} figures left open after 41 redraws"

@@ -84,6 +84,44 @@ def test_image_editor_starts_at_the_digit_code_and_shows_the_edit(small_vae, bun
     assert value.value == pytest.approx(round(float(small_vae.encode(test_images[3:4])[0][0, 0].detach()), 1))
 
 
+class _InkCodeModel:
+    """A stand-in for a 1-D VAE whose code is 10 × the image's mean ink, so a code can lie beyond the slider's ±3."""
+
+    latent_dim, device = 1, torch.device("cpu")
+
+    def encode(self, images):
+        mu = 10 * images.mean(dim=(1, 2, 3))[:, None]
+        return mu, torch.zeros_like(mu)
+
+    def decode(self, z):
+        return (z / 10).reshape(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+
+
+def test_image_editor_redraws_a_new_digit_even_when_the_slider_stays_clamped():
+    images = torch.stack([torch.full((1, 28, 28), 0.4), torch.full((1, 28, 28), 0.5)])   # codes 4 and 5, both > 3
+    editor = image_editor(_InkCodeModel(), images)
+    (index, _, value), columns, status = editor.children[0].children, editor.children[1].children, editor.children[2]
+    assert value.value == 3.0 and columns[0].children[1].value == image_png(images[0], scale=5)
+    index.value = 1                                     # the slider asks for 5.0, is clamped to 3.0: no change event
+    assert value.value == 3.0
+    assert columns[0].children[1].value == image_png(images[1], scale=5), "the picture still shows digit #0"
+    assert columns[1].children[1].value == image_png(images[1, 0], scale=5)
+    assert status.value == "z[0] of this digit is +5.00; now set to +3.0"
+
+
+def test_latent_sliders_reject_a_dimension_the_model_does_not_have():
+    model = VAE()
+    with pytest.raises(ValueError, match=r"dims must be latent dimensions between 0 and 19, got \[25\]"):
+        latent_sliders(model, torch.zeros(20), dims=[3, 25])
+    with pytest.raises(ValueError, match="20-D latent space, but start has 2 values"):
+        latent_sliders(model, torch.zeros(2), dims=[0])
+
+
+def test_image_editor_needs_at_least_one_image():
+    with pytest.raises(ValueError, match=r"image_editor needs at least one image, got an empty batch of shape \(0, 1, 28, 28\)"):
+        image_editor(VAE(), torch.zeros(0, 1, 28, 28))
+
+
 # --- exercises ---
 
 def test_exercise_references_pass_and_stubs_are_not_attempted():

@@ -78,13 +78,22 @@ class Exercise:
             problem = compare(expected, got, rtol=self.rtol, atol=self.atol)
             if problem:
                 lines = [f"✗ {self.name}: case {number} with {_describe_args(args)}: {problem}"]
-                specific = self.diagnose(args, expected, got) if self.diagnose else None
-                if specific:
-                    lines.append(f"  Hint: {specific}")
-                elif self.hint:
-                    lines.append(f"  Hint: {self.hint}")
+                hint = self._hint(args, expected, got)
+                if hint:
+                    lines.append(f"  Hint: {hint}")
                 return Feedback(WRONG, "\n".join(lines), failed_case=number)
         return Feedback(PASSED, f"✓ {self.name}: correct on all {len(self.cases)} cases. Well done!")
+
+    def _hint(self, args, expected, got) -> str:
+        """The diagnosis of this mistake, else the general hint; a diagnosis that cannot read the answer is skipped."""
+        if self.diagnose and not _is_complex(got):
+            try:
+                specific = self.diagnose(args, expected, got)
+            except Exception:  # a string or a dict, say: compare() has already said what was expected
+                specific = None
+            if specific:
+                return specific
+        return self.hint
 
     def check(self, student: Callable) -> None:
         """Print the feedback for ``student``; never raises."""
@@ -96,22 +105,25 @@ class Experiment:
     """An exercise whose answer is a measurement: change something, run it, hand over the outcome.
 
     ``judge(outcome)`` returns ``(passed, message)``: whether the outcome shows what the experiment is about, and
-    what it shows. An outcome of ``None`` is an experiment not run yet.
+    what it shows. An outcome of ``None`` is an experiment not run yet. ``expects`` describes the outcome the
+    experiment cell hands over (``"a dict with ..."``), for the message when an outcome cannot be read.
     """
 
     name: str
     judge: Callable[[Any], tuple[bool, str]]
+    expects: str
 
     def evaluate(self, outcome) -> Feedback:
         """Read ``outcome`` and return the :class:`Feedback` without printing it."""
         if outcome is None:
             return Feedback(NOT_ATTEMPTED, f"… {self.name}: not run yet — make the change the exercise asks for, run "
                                            "the cell, and check again.")
+        advice = "run the experiment cell as given, changing only what the exercise asks."
         try:
             passed, message = self.judge(outcome)
         except Exception as error:  # an unexpected outcome must become feedback, not a stack trace
-            return Feedback(ERROR, f"✗ {self.name}: could not read the outcome ({type(error).__name__}: {error}); "
-                                   "run the experiment cell as given, changing only what the exercise asks.")
+            return Feedback(ERROR, f"✗ {self.name}: could not read the outcome ({type(error).__name__}: {error}): "
+                                   f"expected {self.expects}, got {_short(outcome)}; {advice}")
         return Feedback(PASSED if passed else WRONG, f"{'✓' if passed else '✗'} {self.name}: {message}")
 
     def check(self, outcome) -> None:
@@ -122,8 +134,13 @@ class Experiment:
 def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | None:
     """Describe how ``got`` differs from ``expected`` (type, shape or values), or return ``None`` if they agree."""
     if isinstance(expected, (torch.Tensor, np.ndarray)):
+        wanted = f"a {type(expected).__name__} of shape {tuple(expected.shape)}"
         if not isinstance(got, (torch.Tensor, np.ndarray)):
-            return f"expected a {type(expected).__name__} but got a {type(got).__name__} ({_short(got)})"
+            return f"expected {wanted} but got a {type(got).__name__} ({_short(got)})"
+        if _is_complex(got):
+            return f"expected a real-valued tensor but got a complex one ({_short(got)})"
+        if isinstance(got, np.ndarray) and got.dtype.kind not in "biuf":
+            return f"expected {wanted} of numbers but got an array of {got.dtype} ({_short(got)})"
         want = torch.as_tensor(np.asarray(expected) if isinstance(expected, np.ndarray) else expected).detach().cpu()
         have = torch.as_tensor(np.asarray(got) if isinstance(got, np.ndarray) else got).detach().cpu()
         if tuple(want.shape) != tuple(have.shape):
@@ -144,6 +161,8 @@ def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | N
             got = got.item()
         elif isinstance(got, np.ndarray) and got.size == 1:
             got = got.item()
+        if _is_complex(got):
+            return f"expected a real number but got a complex one ({_short(got)})"
         if not isinstance(got, (int, float, np.number)) or isinstance(got, bool):
             return f"expected a number but got a {type(got).__name__} ({_short(got)})"
         return None if math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol) else f"expected {expected:.6g} but got {float(got):.6g}"
@@ -156,6 +175,13 @@ def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | N
                 return f"item {index}: {problem}"
         return None
     return None if got == expected else f"expected {_short(expected)} but got {_short(got)}"
+
+
+def _is_complex(value) -> bool:
+    """Whether ``value`` is or holds complex numbers, whose imaginary part a cast to float would silently drop."""
+    if isinstance(value, torch.Tensor):
+        return value.is_complex()
+    return isinstance(value, (complex, np.ndarray, np.generic)) and np.iscomplexobj(value)
 
 
 def _describe_args(args: tuple) -> str:

@@ -81,4 +81,6 @@ def _judge_checkerboard(outcome) -> tuple[bool, str]:
                   "DCGAN's 4 and 2, every pixel gets the same number.")
 
 
-checkerboard_experiment = Experiment(name="checkerboard", judge=_judge_checkerboard)
+checkerboard_experiment = Experiment(name="checkerboard", judge=_judge_checkerboard,
+                                     expects="a dict with 'kernel' and 'stride' (whole numbers) and 'coverage' "
+                                             "(a 2-D tensor of stamp counts)")

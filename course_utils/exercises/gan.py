@@ -98,4 +98,6 @@ def _judge_ring(outcome) -> tuple[bool, str]:
     return True, " ".join(lines)
 
 
-ring_experiment = Experiment(name="D's learning rate on the ring", judge=_judge_ring)
+ring_experiment = Experiment(name="D's learning rate on the ring", judge=_judge_ring,
+                             expects="a dict with 'd_lr' (a number), 'modes_covered' and 'high_quality' "
+                                     "(a list with one number per run)")

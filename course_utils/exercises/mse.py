@@ -55,4 +55,5 @@ def _judge_median(outcome) -> tuple[bool, str]:
                    f"({median:.2f}). Is the loss one number per batch, and did the training run to the end?")
 
 
-median_experiment = Experiment(name="L1 instead of MSE", judge=_judge_median)
+median_experiment = Experiment(name="L1 instead of MSE", judge=_judge_median,
+                               expects="a dict with 'prediction' (a number) and 'targets' (a tensor)")

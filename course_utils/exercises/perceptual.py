@@ -76,4 +76,6 @@ def _judge_layers(outcome) -> tuple[bool, str]:
     return True, " ".join(lines)
 
 
-layer_experiment = Experiment(name="which layers to match", judge=_judge_layers)
+layer_experiment = Experiment(name="which layers to match", judge=_judge_layers,
+                              expects="a dict with 'layers' (a tuple of names), 'yours' and 'course' (each a dict "
+                                      "of 'accuracy', 'pixel_mse' and 'sharpness')")
