@@ -67,3 +67,33 @@ def test_svg_diagrams_are_well_formed(path):
     import xml.dom.minidom
 
     xml.dom.minidom.parse(str(path))
+
+
+SECTION_MINUTES = re.compile(r"^#{2,3} .*\*\((\d+) min\b", flags=re.MULTILINE)
+DURATION = r"(\d+½? (?:s|min))"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_class_time_in_the_title_is_the_sum_of_the_sections(path):
+    notebook = nbformat.read(path, as_version=4)
+    promised = re.search(r"\*About (\d+) minutes", notebook.cells[0].source)
+    assert promised, f"{path.name}: the title cell should say '*About N minutes.*'"
+    sections = sum(int(m) for cell in notebook.cells if cell.cell_type == "markdown"
+                   for m in SECTION_MINUTES.findall(cell.source))
+    assert int(promised.group(1)) == sections, \
+        f"{path.name}: the title promises {promised.group(1)} minutes, the section headings add up to {sections}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_run_time_under_the_title_is_the_one_measured_in_the_readme(path):
+    head = nbformat.read(path, as_version=4).cells[0].source
+    stated = re.search(rf"\*Run time in full mode[^*]*?about {DURATION}(?: the first time, {DURATION} once)?", head)
+    assert stated, f"{path.name}: no measured run time under the title; run `python tools/time_notebooks.py --write`"
+    first, cached = stated.group(1), stated.group(2) or stated.group(1)
+    title = head.splitlines()[0].lstrip("# ").strip()
+    readme = (ROOT / "README.md").read_text()
+    row = re.search(rf"^\| {re.escape(title)} \| (\d+) min \| {DURATION} \| {DURATION} \|$", readme, flags=re.MULTILINE)
+    assert row, f"README's run-time table has no row for '{title}'; run `python tools/time_notebooks.py --write`"
+    assert (row.group(2), row.group(3)) == (first, cached), \
+        f"{path.name} says {first} / {cached}, the README {row.group(2)} / {row.group(3)}: time them again together"
+    assert f"*About {row.group(1)} minutes" in head, f"{path.name}: class time differs from the README's"
