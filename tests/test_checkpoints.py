@@ -40,18 +40,6 @@ def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
     assert len(list(tmp_path.iterdir())) == 1
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage bytes, not a zip archive", None])
-def test_damaged_file_gives_a_clear_error(tmp_path, content):
-    path = tmp_path / "model.pt"
-    if content is None:
-        save_checkpoint(path, {"x": torch.ones(1000)})
-        path.write_bytes(path.read_bytes()[:200])
-    else:
-        path.write_bytes(content)
-    with pytest.raises(CheckpointError, match="damaged"):
-        load_checkpoint(path)
-
-
 class Payload:
     pass
 
