@@ -7,9 +7,13 @@ those very lines and compares them with the library's fast path, so the two cann
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from build_editions import STUB, student_edition  # noqa: E402
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -30,17 +34,18 @@ def run_cell_defining(notebook: str, name: str, namespace: dict) -> dict:
 
 
 def run_experiment_cell(notebook: str, change: str, namespace: dict) -> dict:
-    """Run the experiment cell of ``notebooks/<notebook>`` as a student would after making ``change``.
+    """Run the experiment cell of the student edition of ``notebooks/<notebook>`` after making ``change``.
 
-    ``change`` is the line the student writes in place of the cell's ``name = None   # YOUR CHANGE …`` line, for
-    example ``"my_kernel = 3"``; returns the namespace, which then holds the cell's ``outcome``.
+    ``change`` is the line the student writes where the cell says ``# YOUR CODE HERE``, under its
+    ``name = None`` line, for example ``"my_kernel = 3"``; returns the namespace, which then holds the cell's
+    ``outcome``.
     """
     name = change.split("=")[0].strip()
-    pattern = rf"^{re.escape(name)} = None\b.*# YOUR CHANGE.*$"
-    cells = [cell.source for cell in nbformat.read(NOTEBOOKS / notebook, as_version=4).cells
-             if cell.cell_type == "code" and re.search(pattern, cell.source, flags=re.MULTILINE)]
-    if len(cells) != 1:
-        raise AssertionError(f"expected one cell of {notebook} with the line '{name} = None  # YOUR CHANGE', found {len(cells)}")
-    source = re.sub(pattern, change, cells[0], flags=re.MULTILINE)
+    student = student_edition(nbformat.read(NOTEBOOKS / notebook, as_version=4))
+    cells = [cell.source for cell in student.cells
+             if cell.cell_type == "code" and re.search(rf"^{re.escape(name)} = None\b", cell.source, flags=re.MULTILINE)]
+    if len(cells) != 1 or STUB not in cells[0]:
+        raise AssertionError(f"expected one cell of {notebook} with '{name} = None' and '{STUB}', found {len(cells)}")
+    source = cells[0].replace(STUB, change, 1)
     exec(compile(source, f"{notebook}:{name}", "exec"), namespace)
     return namespace
