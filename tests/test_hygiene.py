@@ -97,3 +97,15 @@ def test_run_time_under_the_title_is_the_one_measured_in_the_readme(path):
     assert (row.group(2), row.group(3)) == (first, cached), \
         f"{path.name} says {first} / {cached}, the README {row.group(2)} / {row.group(3)}: time them again together"
     assert f"*About {row.group(1)} minutes" in head, f"{path.name}: class time differs from the README's"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_at_least_two_think_questions_with_hidden_answers(path):
+    """A "Think!" cell asks before the notebook shows; its answer stays folded until clicked (<details>)."""
+    cells = [cell for cell in nbformat.read(path, as_version=4).cells if "think" in cell.metadata.get("tags", [])]
+    assert len(cells) >= 2, f"{path.name} has {len(cells)} Think! questions; at least two, please"
+    for cell in cells:
+        question, _, answer = cell.source.partition("<details>")
+        assert question.startswith("**Think!** ") and question.rstrip().endswith("?"), cell.source[:200]
+        assert answer.startswith("<summary>Show the answer</summary>") and answer.rstrip().endswith("</details>")
+        assert cell.metadata["slideshow"]["slide_type"] in ("slide", "subslide"), "a Think! question gets its own slide"

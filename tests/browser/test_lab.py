@@ -124,3 +124,27 @@ ALL_CELLS_RAN = """() => {
     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());
     return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
 }"""
+
+
+def test_a_think_answer_stays_folded_until_clicked_in_jupyterlab(browser, jupyterlab):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"http://127.0.0.1:{jupyterlab}/lab/tree/notebooks/01_mse_blurriness.ipynb?token={TOKEN}",
+                  timeout=60_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        details = page.locator(".jp-RenderedMarkdown details").first
+        for _ in range(40):                                  # cells render as they scroll into view
+            if details.count():
+                break
+            page.mouse.move(700, 500)
+            page.mouse.wheel(0, 600)
+            page.wait_for_timeout(200)
+        details.scroll_into_view_if_needed(timeout=10_000)
+        answer_height = "d => d.getBoundingClientRect().height - d.querySelector('summary').getBoundingClientRect().height"
+        assert not details.evaluate("d => d.open") and details.evaluate(answer_height) < 1
+        details.locator("summary").click()
+        assert details.evaluate("d => d.open") and details.evaluate(answer_height) > 10, "the answer did not open"
+        details.evaluate("d => d.closest('.jp-Cell').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / "lab_think_answer_open.png"))
+    finally:
+        page.close()

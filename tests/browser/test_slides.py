@@ -93,3 +93,29 @@ def test_deck_initialises_offline_with_every_slide_and_nothing_overflows(browser
     assert not outside, f"the deck requested outside hosts: {outside}"
     assert not failures, f"requests that failed (missing local files?): {failures}"
     assert not errors, f"JavaScript errors in the deck: {errors}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_think_answers_stay_hidden_until_clicked_in_the_deck(browser, decks, notebook):
+    page = browser.new_page(viewport={"width": SLIDE_W, "height": SLIDE_H})
+    try:
+        page.goto(decks[notebook.stem].as_uri(), timeout=30_000)
+        page.wait_for_selector(".reveal.ready", timeout=30_000)
+        count = page.locator(".reveal details").count()
+        assert count >= 2, f"{notebook.stem}: {count} Think! answers in the deck"
+        for index in range(count):
+            h, v = page.evaluate(f"""() => {{
+                const section = document.querySelectorAll('.reveal details')[{index}].closest('section');
+                const top = section.parentElement.matches('.slides') ? section : section.parentElement;
+                const h = [...document.querySelectorAll('.reveal .slides > section')].indexOf(top);
+                return [h, top === section ? 0 : [...top.querySelectorAll(':scope > section')].indexOf(section)];
+            }}""")
+            page.evaluate(f"window.location.hash = '#/{h}/{v}'")
+            page.wait_for_timeout(150)
+            details = page.locator(".reveal details").nth(index)
+            answer_height = "d => d.getBoundingClientRect().height - d.querySelector('summary').getBoundingClientRect().height"
+            assert not details.evaluate("d => d.open") and details.evaluate(answer_height) < 1
+            details.locator("summary").click()
+            assert details.evaluate("d => d.open") and details.evaluate(answer_height) > 10, "the answer did not open"
+    finally:
+        page.close()
