@@ -8,13 +8,15 @@ WORKERS ?= 2
 TEST_ENV := PYTHONPATH=$(CURDIR) COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE=$(CURDIR)/build/test-cache \
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help setup lab test unit slides student instructor warmup strip clean
+.PHONY: help setup lab test unit slides site student instructor warmup strip clean
 
 help:
 	@echo "make lab    - set up .venv if needed and open the course in JupyterLab"
 	@echo "make test   - set up .venv if needed and run every test (unit tests, notebooks, hygiene)"
 	@echo "make unit   - only the unit tests for course_utils (fast)"
 	@echo "make slides - execute the notebooks (quick mode) and write offline reveal.js decks to build/slides/"
+	@echo "make site   - execute the student edition (quick mode) and write the course website to build/site/ (works"
+	@echo "              offline); SITE_ARGS=\"--full\", \"--executed DIR\" or \"--edition instructor\" to change that"
 	@echo "make student    - write build/student/: the notebooks with every solution replaced by a stub (hand these out)"
 	@echo "make instructor - write build/instructor/: the notebooks with solutions and speaker notes (present from these)"
 	@echo "make warmup - train and cache every model the notebooks load, so live demos take seconds"
@@ -27,7 +29,7 @@ $(STAMP): pyproject.toml
 		  echo "Run again with PYTHON=/path/to/python3.11 make ..."; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
-	$(BIN)/python -m pip install --quiet -e ".[test,editions]"
+	$(BIN)/python -m pip install --quiet -e ".[test,editions,site]"
 	@# nbgrader is here only for its ClearSolutions preprocessor (make student): keep its grading UI out of the lab
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
 	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
@@ -49,6 +51,9 @@ unit: $(STAMP)
 slides: $(STAMP)
 	COURSE_QUICK=1 PYTHONPATH=$(CURDIR) $(BIN)/python tools/build_slides.py --out build/slides
 	@echo "Open build/slides/index.html in a browser (works offline)."
+
+site: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(BIN)/python tools/build_site.py --out build/site $(SITE_ARGS)
 
 student: $(STAMP)
 	$(BIN)/python tools/build_editions.py student

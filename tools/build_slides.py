@@ -14,10 +14,7 @@ import html
 import mimetypes
 import re
 import os
-import shutil
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import nbformat
@@ -25,18 +22,14 @@ from nbclient import NotebookClient
 from nbconvert import SlidesExporter
 from traitlets.config import Config
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from npm_vendor import VendorError, fetch_vendor  # noqa: E402  (tools/ is no package)
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).resolve().parent / "slides_template"
 
-# npm package, pinned version, folder name under vendor/, and the parts of the package the decks load.
-VENDOR = [
-    ("reveal.js", "4.6.1", "reveal.js", ["dist", "plugin/notes"]),
-    ("requirejs", "2.3.8", "requirejs", ["require.js"]),
-    ("jquery", "3.7.1", "jquery", ["dist/jquery.min.js"]),
-    ("mathjax", "2.7.9", "mathjax", ["MathJax.js", "config", "extensions", "jax/input/TeX", "jax/output/CommonHTML",
-                                     "jax/element", "fonts/HTML-CSS/TeX/woff", "fonts/HTML-CSS/TeX/otf"]),
-    ("@jupyter-widgets/html-manager", "1.0.7", "html-manager", ["dist"]),
-]
+# The npm packages the decks load, copied into <out>/vendor/ (versions and parts: npm_vendor.PACKAGES).
+VENDOR = ["reveal.js", "requirejs", "jquery", "mathjax", "@jupyter-widgets/html-manager"]
 LOCAL_URLS = {
     "SlidesExporter": {
         "reveal_url_prefix": "vendor/reveal.js",
@@ -60,35 +53,6 @@ LOCAL_URLS = {
 
 class SlidesError(RuntimeError):
     """Building the slides failed; the message names the step and what to do."""
-
-
-def fetch_vendor(out: Path, cache: Path) -> None:
-    """Copy the pinned npm packages' needed files into ``out/vendor``, downloading each tarball once into ``cache``."""
-    cache.mkdir(parents=True, exist_ok=True)
-    for package, version, folder, parts in VENDOR:
-        tarball = cache / f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"
-        if not tarball.exists():
-            npm = shutil.which("npm")
-            if npm is None:
-                raise SlidesError("`make slides` needs npm (Node.js) once, to fetch reveal.js and MathJax from the npm "
-                                  "registry; install Node.js, or copy a built build/slides folder from a colleague.")
-            done = subprocess.run([npm, "pack", f"{package}@{version}", "--pack-destination", str(cache), "--silent"],
-                                  capture_output=True, text=True)
-            if done.returncode != 0 or not tarball.exists():
-                raise SlidesError(f"npm could not fetch {package}@{version} from the registry: {done.stderr.strip()[-400:]}")
-        target = out / "vendor" / folder
-        if target.exists():
-            continue
-        with tarfile.open(tarball) as archive:
-            members = [m for m in archive.getmembers()
-                       if any(_inside(m.name.split("/", 1)[-1], part) for part in parts) and (m.isfile() or m.isdir())]
-            for member in members:
-                member.name = member.name.split("/", 1)[-1]
-            archive.extractall(target, members=members, filter="data")
-
-
-def _inside(name: str, part: str) -> bool:
-    return name == part or name.startswith(part + "/")
 
 
 def execute(notebook: nbformat.NotebookNode, path: Path, timeout: int) -> None:
@@ -134,7 +98,7 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
 def build(notebooks: list[Path], out: Path, cache: Path, run: bool = True, timeout: int = 900) -> list[Path]:
     """Write one deck per notebook and an index page into ``out``; returns the deck paths."""
     out.mkdir(parents=True, exist_ok=True)
-    fetch_vendor(out, cache)
+    fetch_vendor(out, cache, VENDOR, needed_by="`make slides`")
     exporter = SlidesExporter(config=Config(LOCAL_URLS))
     decks, rows = [], []
     for path in notebooks:
@@ -177,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must render inline
     try:
         decks = build(notebooks, args.out, args.cache, run=not args.no_execute)
-    except SlidesError as error:
+    except (SlidesError, VendorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {len(decks)} deck(s) and index.html to {args.out}")
