@@ -49,9 +49,24 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> torch.Te
 
 
 def js_divergence(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """JSD(p ‖ q) = ½ KL(p ‖ m) + ½ KL(q ‖ m) with m = ½(p + q): symmetric, between 0 and log 2 nats."""
-    m = (p + q) / 2
-    return (kl_divergence(p, m, x) + kl_divergence(q, m, x)) / 2
+    """JSD(p ‖ q) = ½ KL(p ‖ m) + ½ KL(q ‖ m) with m = ½(p + q): symmetric, between 0 and log 2 nats.
+
+    log m is taken as log(p + q) − log 2, so a density value too small to halve in float64 (far in a tail) cannot
+    make m exactly 0 where p is not, which would turn log 2 into infinity for distributions that no longer overlap."""
+    check_density(p, x, "p")
+    check_density(q, x, "q")
+    half_kl = lambda a: integrate(torch.xlogy(a, a) - torch.xlogy(a, p + q) + a * math.log(2), x)
+    return (half_kl(p) + half_kl(q)) / 2
+
+
+def wasserstein_1(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The exact Wasserstein-1 (earth mover's) distance between two 1-D densities: ∫ |F_p(x) − F_q(x)| dx, the area
+    between their cumulative distribution functions. Unlike the JSD it keeps growing as the supports drift apart."""
+    check_density(p, x, "p")
+    check_density(q, x, "q")
+    steps = torch.diff(x)
+    cdf = lambda density: torch.cat([density.new_zeros(1), torch.cumsum((density[1:] + density[:-1]) / 2 * steps, 0)])
+    return integrate((cdf(p) - cdf(q)).abs(), x)
 
 
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:

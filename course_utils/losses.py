@@ -173,6 +173,24 @@ def generator_hinge_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0,
+                     rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """WGAN-GP's penalty (Gulrajani et al., 2017): weight · E[(‖∇D(x̂)‖ − 1)²] at x̂ = εx + (1 − ε)G(z), ε ~ U(0, 1)
+    per example; it pushes the critic towards slope 1 along the lines between real and fake samples, where the
+    optimal 1-Lipschitz critic has it. Returns ``(penalty, gradient norms)``; the graph is kept for the critic's step.
+    """
+    if not weight > 0:
+        raise ValueError(f"the penalty weight must be positive (the paper uses 10), got {weight}")
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)                        # one ε per example
+    epsilon = torch.rand(shape, generator=rng, device=real.device if rng is None else rng.device).to(real)
+    mixed = (epsilon * real.detach() + (1 - epsilon) * fake.detach()).requires_grad_(True)
+    (gradients,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    norms = gradients.flatten(1).norm(dim=1)
+    return weight * (norms - 1).pow(2).mean(), norms.detach()
+
+
 GAN_LOSSES = {"non-saturating": (discriminator_loss, generator_loss_non_saturating),
               "saturating": (discriminator_loss, generator_loss_saturating),
               "hinge": (discriminator_hinge_loss, generator_hinge_loss)}
