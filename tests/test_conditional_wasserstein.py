@@ -100,3 +100,73 @@ def test_gradient_penalty_refuses_a_weight_that_is_not_positive(weight):
 def test_gradient_penalty_refuses_batches_of_different_shapes():
     with pytest.raises(ValueError, match=r"same shape, got \(2, 2\) and \(3, 2\)"):
         gradient_penalty(nn.Linear(2, 1), torch.randn(2, 2), torch.randn(3, 2))
+
+
+# --- the WGAN-GP game, power iteration, Lipschitz ratios ---
+
+from course_utils.wgan import lipschitz_ratios, make_critic_step, make_wgan_gp_step, power_iteration  # noqa: E402
+
+
+@pytest.mark.parametrize("shift, weight", [(1.0, 10.0), (3.0, 10.0), (3.0, 100.0)])
+def test_a_linear_critic_with_the_penalty_estimates_w1_with_the_bias_the_soft_constraint_predicts(shift, weight):
+    """At the optimum of weight·(w − 1)² − w·W the slope is w = 1 + W / (2·weight): the estimate overshoots by that."""
+    torch.manual_seed(0)
+    critic = nn.Linear(1, 1)
+    with torch.no_grad():
+        critic.weight.fill_(0.1)       # in 1-D the penalty has two wells, slope +1 and −1: start on the right side
+    step = make_critic_step(critic, torch.optim.Adam(critic.parameters(), lr=1e-2, betas=(0.5, 0.9)), weight)
+    for _ in range(800):
+        step(torch.randn(512, 1) * 0.5 + shift, torch.randn(512, 1) * 0.5)
+    with torch.no_grad():
+        estimate = (critic(torch.randn(50_000, 1) * 0.5 + shift).mean() - critic(torch.randn(50_000, 1) * 0.5).mean()).item()
+    x = grid(-8, 12, 4001)
+    exact = wasserstein_1(gaussian_pdf(x, shift, 0.5), gaussian_pdf(x, 0.0, 0.5), x).item()
+    assert estimate == pytest.approx(exact * (1 + exact / (2 * weight)), rel=0.02)
+    if weight >= 100:
+        assert estimate == pytest.approx(exact, rel=0.05)
+
+
+def test_the_generator_steps_once_every_n_critic_calls():
+    torch.manual_seed(0)
+    G, D = nn.Linear(2, 3), nn.Linear(3, 1)
+    step = make_wgan_gp_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
+                             latent_dim=2, n_critic=3)
+    before, logged = G.weight.clone(), []
+    for call in range(1, 7):
+        values = step(torch.randn(16, 3))
+        logged.append("g_loss" in values)
+        assert torch.equal(G.weight, before) != (call >= 3), f"G must change first at call 3 (call {call})"
+    assert logged == [False, False, True, False, False, True]
+    assert all(p.requires_grad for p in D.parameters()), "D must be trainable again after G's step"
+
+
+@pytest.mark.parametrize("n_critic", [0, -2, 2.5, True])
+def test_n_critic_must_be_a_whole_number_of_at_least_one(n_critic):
+    with pytest.raises(ValueError, match=r"n_critic must be a whole number ≥ 1"):
+        make_wgan_gp_step(nn.Linear(2, 3), nn.Linear(3, 1), torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1),
+                          torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1), latent_dim=2, n_critic=n_critic)
+
+
+def test_power_iteration_finds_the_largest_singular_value():
+    weight = torch.randn(64, 32, 4, 4, generator=torch.Generator().manual_seed(0))
+    exact = torch.linalg.matrix_norm(weight.flatten(1), ord=2).item()
+    assert power_iteration(weight, iterations=30, rng=torch.Generator().manual_seed(1)) == pytest.approx(exact, rel=0.01)
+
+
+def test_a_spectrally_normalised_critic_is_1_lipschitz_on_every_pair():
+    torch.manual_seed(0)
+    sn = nn.utils.parametrizations.spectral_norm
+    critic = nn.Sequential(sn(nn.Linear(784, 256)), nn.LeakyReLU(0.2), sn(nn.Linear(256, 64)), nn.LeakyReLU(0.2),
+                           sn(nn.Linear(64, 1)))
+    with torch.no_grad():
+        for _ in range(50):                       # training-mode passes run the power iteration to convergence
+            critic(torch.randn(2, 784))
+    critic.eval()
+    x, y = torch.rand(10_000, 784), torch.rand(10_000, 784)
+    assert lipschitz_ratios(critic, x, y).max().item() <= 1 + 1e-4
+    assert math.prod(power_iteration(layer.weight) for layer in critic if isinstance(layer, nn.Linear)) <= 1 + 1e-4
+
+
+def test_lipschitz_ratios_need_paired_rows():
+    with pytest.raises(ValueError, match=r"pair up row by row, got shapes \(2, 3\) and \(4, 3\)"):
+        lipschitz_ratios(nn.Linear(3, 1), torch.randn(2, 3), torch.randn(4, 3))
