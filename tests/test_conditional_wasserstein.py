@@ -170,3 +170,47 @@ def test_a_spectrally_normalised_critic_is_1_lipschitz_on_every_pair():
 def test_lipschitz_ratios_need_paired_rows():
     with pytest.raises(ValueError, match=r"pair up row by row, got shapes \(2, 3\) and \(4, 3\)"):
         lipschitz_ratios(nn.Linear(3, 1), torch.randn(2, 3), torch.randn(4, 3))
+
+
+# --- the conditional generator and the projection discriminator ---
+
+from course_utils.models.conditional import ConditionalGenerator, ProjectionDiscriminator  # noqa: E402
+
+
+def test_the_conditional_generator_draws_a_28x28_image_per_latent_and_class():
+    torch.manual_seed(0)
+    G = ConditionalGenerator(latent_dim=16, width=8)
+    z = torch.randn(6, 16)
+    images = G(z, torch.tensor([0, 1, 2, 3, 4, 5]))
+    assert images.shape == (6, 1, 28, 28) and images.abs().max() <= 1
+    with torch.no_grad():
+        for norm in (G.norm1, G.norm2):
+            norm.scale_shift.weight.normal_()
+    G.eval()
+    same_z = z[:1].expand(2, -1)
+    two_classes, one_class = G(same_z, torch.tensor([3, 8])), G(same_z, torch.tensor([3, 3]))
+    assert not torch.allclose(two_classes[0], two_classes[1]), "the class must change the image drawn from one z"
+    assert torch.allclose(one_class[0], one_class[1]), "one z and one class give one image"
+
+
+def test_the_projection_discriminator_adds_the_class_embedding_s_inner_product_with_the_features():
+    torch.manual_seed(0)
+    D = ProjectionDiscriminator(width=8).eval()
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    for a, b in [(0, 7), (3, 5)]:
+        ya, yb = torch.full((4,), a), torch.full((4,), b)
+        with torch.no_grad():
+            phi = D.features(x)
+            embeddings = D.class_embedding.weight
+            expected = phi @ (embeddings[a] - embeddings[b])
+            assert torch.allclose(D(x, ya) - D(x, yb), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("model, args", [
+    (ConditionalGenerator(width=8), (torch.randn(2, 16), torch.tensor([1, 12]))),
+    (ProjectionDiscriminator(width=8), (torch.rand(2, 1, 28, 28), torch.tensor([0.0, 1.0]))),
+    (ProjectionDiscriminator(width=8), (torch.rand(2, 1, 28, 28), torch.tensor([1]))),
+])
+def test_conditional_networks_refuse_bad_labels(model, args):
+    with pytest.raises(ValueError, match="label"):
+        model(*args)

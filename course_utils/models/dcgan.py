@@ -98,12 +98,12 @@ class Discriminator(nn.Module):
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """The paper's initialisation: conv weights ~ N(0, 0.02); batch-norm γ ~ N(1, 0.02), β = 0."""
+    """The paper's initialisation: conv weights ~ N(0, 0.02); batch-norm γ ~ N(1, 0.02), β = 0 (where it has them)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
