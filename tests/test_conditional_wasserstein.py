@@ -214,3 +214,22 @@ def test_the_projection_discriminator_adds_the_class_embedding_s_inner_product_w
 def test_conditional_networks_refuse_bad_labels(model, args):
     with pytest.raises(ValueError, match="label"):
         model(*args)
+
+
+def test_the_conditional_step_trains_both_players_and_hands_d_back_trainable():
+    from course_utils.models.conditional import make_conditional_hinge_step
+
+    torch.manual_seed(0)
+    G, D = ConditionalGenerator(width=8), ProjectionDiscriminator(width=8)
+    g_before = [p.detach().clone() for p in G.parameters()]
+    d_before = [p.detach().clone() for p in D.parameters()]
+    step = make_conditional_hinge_step(G, D, torch.optim.Adam(G.parameters(), lr=1e-3),
+                                       torch.optim.Adam(D.parameters(), lr=1e-3))
+    values = step(torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8))
+    assert set(values) == {"d_loss", "g_loss"} and torch.isfinite(values["d_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters())), "G did not learn"
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters())), "D did not learn"
+    assert G.norm1.scale_shift.weight.grad is not None, "the class embeddings of G must get gradients"
+    assert all(p.requires_grad for p in D.parameters())
+    with pytest.raises(ValueError, match="label"):
+        step(torch.rand(8, 1, 28, 28), torch.arange(4))

@@ -8,10 +8,13 @@ decides how each feature map is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from ..latent import check_latents
+from ..latent import check_latents, sample_latent
+from ..losses import discriminator_hinge_loss, generator_hinge_loss
 from .dcgan import init_dcgan_weights
 
 
@@ -99,3 +102,34 @@ class ProjectionDiscriminator(nn.Module):
         check_labels(labels, x.shape[0], self.num_classes)
         phi = self.features(x)                                                   # N×4w
         return self.unconditional(phi).flatten() + (self.class_embedding(labels) * phi).sum(dim=1)
+
+
+def make_conditional_hinge_step(generator: ConditionalGenerator, discriminator: ProjectionDiscriminator,
+                                g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer) -> Callable:
+    """Return ``step(real, labels)``: one hinge-loss update of D on real digits with their labels and fakes drawn for
+    random classes, then one update of G on fresh noise and fresh classes (G raises D's score of its fakes *as the
+    digits it was asked for*)."""
+
+    def fakes(count: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        classes = torch.randint(generator.num_classes, (count,), device=device)
+        return generator(sample_latent(count, generator.latent_dim, device=device), classes), classes
+
+    def step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake, fake_classes = fakes(real.shape[0], real.device)
+        d_loss = discriminator_hinge_loss(discriminator(real, labels), discriminator(fake, fake_classes))
+        d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_optimizer.step()
+
+        discriminator.requires_grad_(False)
+        try:
+            g_loss = generator_hinge_loss(discriminator(*fakes(real.shape[0], real.device)))
+            g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_optimizer.step()
+        finally:
+            discriminator.requires_grad_(True)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    return step
