@@ -16,6 +16,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
+from .captured import capture_step, optimizer_options, speed_line
 from .data import Minibatches
 from .latent import sample_latent
 from .losses import GAN_LOSSES
@@ -108,23 +109,45 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
     if len(data) < batch_size:
         raise ValueError(f"got {len(data)} examples for batch_size={batch_size}: the last incomplete batch is dropped, so "
                          f"not one step would run; use batch_size={len(data)} or less, or more data")
-    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas)
+    training_step = make_training_step(generator, discriminator, device=data.device, lr=lr, d_lr=d_lr, betas=betas,
+                                       loss=loss, autocast_dtype=autocast_dtype, average=average,
+                                       average_decay=average_decay)
+    generator.train(), discriminator.train()
+    history = train(training_step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
+                    on_epoch_end=on_epoch_end, progress=progress, description=description)
+    if progress:
+        precision = "float32" if autocast_dtype is None else str(autocast_dtype).removeprefix("torch.")
+        print(speed_line(description, history, batch_size, data.device,
+                         f"{getattr(training_step, 'mode', 'eager')}, {precision}"))
+    if average is not None:
+        recalibrate_batch_norm(average, generator.latent_dim)
+    generator.eval(), discriminator.eval()
+    return history
+
+
+def make_training_step(generator: nn.Module, discriminator: nn.Module, *, device: torch.device | str, lr: float = 2e-4,
+                       d_lr: float | None = None, betas: tuple[float, float] = (0.5, 0.999),
+                       loss: str = "non-saturating", autocast_dtype: torch.dtype | None = None,
+                       average: nn.Module | None = None, average_decay: float = 0.999,
+                       capture: bool = True, adam_options: dict | None = None) -> Callable:
+    """``fit_gan``'s step on ``device``: Adam for each player, :func:`make_gan_step`, then the running average if any.
+
+    On CUDA (and with ``capture``) the whole step is captured once as a CUDA graph and replayed
+    (:mod:`course_utils.captured`); elsewhere it runs as written. ``adam_options`` replaces the optimisers' extra
+    settings (by default what capture needs). ``benchmarks/dcgan_speed.py`` times this function.
+    """
+    options = adam_options if adam_options is not None else optimizer_options(device) if capture else {}
+    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, **options)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas, **options)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
                          autocast_dtype=autocast_dtype)
-
     def step_and_average(real, *ignored):
         values = step(real)
         update_average(average, generator, average_decay)
         return values
 
-    generator.train(), discriminator.train()
-    history = train(step if average is None else step_and_average, Minibatches(data, batch_size=batch_size, drop_last=True),
-                    epochs, on_epoch_end=on_epoch_end, progress=progress, description=description)
-    if average is not None:
-        recalibrate_batch_norm(average, generator.latent_dim)
-    generator.eval(), discriminator.eval()
-    return history
+    training_step = step if average is None else step_and_average
+    return capture_step(training_step, device) if capture else training_step
 
 
 @torch.no_grad()
