@@ -11,6 +11,7 @@ through these verbs. ``rng`` is a seed or a ``torch.Generator``; it makes the sa
 
 from __future__ import annotations
 
+import math
 import numbers
 from contextlib import contextmanager
 
@@ -107,6 +108,48 @@ class Snapshots:
         if self.wanted is None or epoch + 1 in self.wanted:
             self.epochs.append(epoch + 1)
             self.images.append(self.model.decode(self.latents).cpu())
+
+
+class Checkpoints:
+    """The generator as it was after chosen epochs, beside what training logged during each of those epochs.
+
+    Pass it as ``on_epoch_end`` (alone or with others through ``course_utils.adversarial.every_epoch``). After each
+    epoch in ``epochs`` (counted from 1) it keeps a copy of the weights of ``model.sampler`` (the network ``decode``
+    runs) and, for every logged value (a critic's Wasserstein estimate, D's loss, …), its mean over that epoch. So
+    the samples of any checkpoint can be scored later, e.g. to ask whether a loss tracks sample quality:
+    ``model.sampler.load_state_dict(record["generators"][k])`` on a fresh model of the same recipe, then sample.
+    """
+
+    def __init__(self, model: GenerativeModel, epochs: set[int]):
+        self.model, self.wanted = model, epochs
+        self.logged: dict[str, int] = {}                    # how many entries of each value earlier epochs logged
+        self.epochs: list[int] = []
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {}
+        self.generators: list[dict[str, torch.Tensor]] = []
+
+    def __call__(self, epoch: int, history) -> None:
+        if epoch + 1 in self.wanted:
+            self.epochs.append(epoch + 1)
+            self.steps.append(history.steps[-1])
+            for name, values in history.items():
+                this_epoch = values[self.logged.get(name, 0):]
+                self.values.setdefault(name, []).append(sum(this_epoch) / len(this_epoch) if this_epoch else math.nan)
+            self.generators.append({name: value.detach().cpu().clone()
+                                    for name, value in self.model.sampler.state_dict().items()})
+        self.logged = {name: len(values) for name, values in history.items()}
+
+    def record(self) -> dict:
+        """``epochs`` and ``steps`` (K each, the step count at the end of each chosen epoch), ``values`` (name → K
+        epoch means) and ``generators`` (K state dicts of ``model.sampler``), ready for a checkpoint's info."""
+        return {"epochs": torch.tensor(self.epochs), "steps": torch.tensor(self.steps),
+                "values": {name: torch.tensor(values) for name, values in self.values.items()},
+                "generators": self.generators}
+
+
+def evenly_spaced_epochs(epochs: int, count: int) -> set[int]:
+    """``count`` epochs spread evenly over 1 … ``epochs``, ending with the last (fewer if there are fewer epochs)."""
+    return {max(1, round(epochs * k / count)) for k in range(1, count + 1)}
 
 
 def training_record(history, snapshots: Snapshots) -> dict:
