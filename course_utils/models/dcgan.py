@@ -25,7 +25,7 @@ from ..train import History
 from .generative import GAN, Snapshots, progress_epochs, training_record
 
 
-NORMALISATIONS = ("batch", "spectral")
+NORMALISATIONS = ("batch", "spectral", "none")
 
 
 class Generator(nn.Module):
@@ -61,6 +61,8 @@ class Discriminator(nn.Module):
     ``normalisation="batch"`` is the paper's D (batch norm after the second convolution). ``"spectral"`` divides
     every layer's weights by their largest singular value instead (Miyato et al., 2018), so no layer can stretch its
     input by more than a factor of 1: D stays smooth, and G gets useful gradients from it for much longer.
+    ``"none"`` leaves the layers as they are: a WGAN-GP critic, whose gradient penalty is computed per example,
+    which batch norm would break by mixing the examples of a batch.
     """
 
     def __init__(self, width: int = 32, normalisation: str = "spectral"):
