@@ -1,9 +1,10 @@
 """Every generative model of the course, by name, scored the same way: the code behind ``benchmarks/sample_quality.py``.
 
-A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; later notebooks add theirs) and defined by its recipe's
-full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once (or loads it from the
-cache), draws samples with a fixed seed, and judges them with :func:`course_utils.metrics.sample_quality` against
-the held-out test digits, the same numbers for every model.
+A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``) and
+defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
+(or loads it from the cache), draws samples with a fixed seed, and judges them with
+:func:`course_utils.metrics.sample_quality` against the held-out test digits, the same numbers for every model; a
+class-conditional model draws every class equally often and is also scored on ``label_accuracy``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from .checkpoints import pretrained
 from .data import load_mnist
 from .metrics import sample_quality
 from .models.classifier import ClassifierRecipe
+from .models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
 from .models.dcgan import DCGANRecipe
 from .models.mlp_gan import MLPGANRecipe
+from .models.sngan import SNGANRecipe
 from .models.vae import VAERecipe
+from .models.wgan_gp import WGANGPRecipe
 from .recipe import Recipe
 
-RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe}
+RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe,
+                                             "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe}
 
 
 def recipe_for(name: str, **overrides) -> Recipe:
@@ -62,20 +67,30 @@ def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, ove
 
     ``overrides`` changes recipe fields (the recipe's own ``seed`` among them: it decides the training run, while
     ``seed`` here decides which latent vectors are drawn). Returns the benchmark's record: ``model``, the numbers of
-    ``sample_quality``, ``train_seconds`` (how long the cached model took to train) and ``samples``.
+    ``sample_quality``, ``train_seconds`` (how long the cached model took to train) and ``samples``. A
+    class-conditional model is asked for every class equally often, in order (100 of each per 1,000 samples), and
+    its record adds ``label_accuracy``: the share of samples the classifier calls the class that was asked for.
     """
     model, info = pretrained(recipe_for(name, **(overrides or {})), judge.device)
-    quality = judge(model.sample(samples, rng=seed))
+    if isinstance(model, ConditionalGAN):
+        labels = classes_in_order(samples, model.num_classes, model.device)
+        quality = judge(model.sample(samples, rng=seed, labels=labels), labels)
+    else:
+        quality = judge(model.sample(samples, rng=seed))
     return {"model": name, **quality, "train_seconds": float(info.get("train_seconds", float("nan"))), "samples": samples}
 
 
 def markdown_table(rows: dict[str, dict]) -> str:
-    """Scores as a Markdown table, one row per image set: the benchmark's table and the notebooks' alike."""
-    lines = ["| images | Inception-style score ↑ | Fréchet distance ↓ | confident ↑ | rarest class /1000 | commonest /1000 "
-             "| train s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    """Scores as a Markdown table, one row per image set: the benchmark's table and the notebooks' alike. If any row
+    has a ``label_accuracy`` (a class-conditional model), a column "asked-for class" shows it (— for the others)."""
+    labelled = any("label_accuracy" in row for row in rows.values())
+    lines = ["| images | Inception-style score ↑ | Fréchet distance ↓ | confident ↑ | rarest class /1000 "
+             f"| commonest /1000 |{' asked-for class ↑ |' if labelled else ''} train s |",
+             f"| --- | ---: | ---: | ---: | ---: | ---: |{' ---: |' if labelled else ''} ---: |"]
     for name, row in rows.items():
         seconds = row.get("train_seconds", math.nan)
+        accuracy = f" {row['label_accuracy']:.1%} |" if "label_accuracy" in row else " — |"
         lines.append(f"| {name} | {row['inception_score']:.2f} | {row['frechet_distance']:.1f} | "
-                     f"{row['confident_share']:.0%} | {row['class_min']:.0f} | {row['class_max']:.0f} | "
-                     f"{'—' if math.isnan(seconds) else f'{seconds:.0f}'} |")
+                     f"{row['confident_share']:.0%} | {row['class_min']:.0f} | {row['class_max']:.0f} |"
+                     f"{accuracy if labelled else ''} {'—' if math.isnan(seconds) else f'{seconds:.0f}'} |")
     return "\n".join(lines)
