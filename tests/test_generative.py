@@ -3,13 +3,17 @@
 import pytest
 import torch
 
+from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
 from course_utils.models.generative import GenerativeModel, Snapshots, evaluating, training_record
 from course_utils.models.mlp_gan import MLPGANRecipe
+from course_utils.models.sngan import SNGANRecipe
 from course_utils.models.vae import VAERecipe
+from course_utils.models.wgan_gp import WGANGPRecipe
 from course_utils.train import History
 
-RECIPES = [VAERecipe(), VAERecipe(latent_dim=2), MLPGANRecipe(), DCGANRecipe(width=8)]
+RECIPES = [VAERecipe(), VAERecipe(latent_dim=2), MLPGANRecipe(), DCGANRecipe(width=8), CGANRecipe(width=8),
+           WGANGPRecipe(width=8), SNGANRecipe(width=8)]
 VERBS = {"latent_dim", "sample_latent", "decode", "sample"}
 
 

@@ -9,13 +9,17 @@ import pytest
 
 from course_utils.models.autoencoder import AutoencoderRecipe, DigitAutoencoder
 from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
+from course_utils.models.conditional import CGANRecipe, ConditionalGAN
 from course_utils.models.dcgan import DCGAN, DCGANRecipe
 from course_utils.models.label_to_image import LabelToImage, LabelToImageRecipe
 from course_utils.models.mlp_gan import MLPGAN, MLPGANRecipe
+from course_utils.models.sngan import SNGANRecipe
 from course_utils.models.vae import VAE, VAERecipe
+from course_utils.models.wgan_gp import WGANGPRecipe
 
 BUILDS = {ClassifierRecipe: DigitClassifier, VAERecipe: VAE, MLPGANRecipe: MLPGAN, DCGANRecipe: DCGAN,
-          AutoencoderRecipe: DigitAutoencoder, LabelToImageRecipe: LabelToImage}
+          AutoencoderRecipe: DigitAutoencoder, LabelToImageRecipe: LabelToImage, CGANRecipe: ConditionalGAN,
+          WGANGPRecipe: DCGAN, SNGANRecipe: DCGAN}
 
 
 @pytest.mark.parametrize("recipe_type", BUILDS, ids=lambda t: t.__name__)
@@ -35,7 +39,9 @@ def _another(value):
         return value[:-1]
     if isinstance(value, str):
         return value + "-changed"
-    return value * 2 if isinstance(value, float) else value + 1
+    if isinstance(value, float):
+        return value * 2 if value else 0.5                  # 0.0 doubled would be 0.0 again
+    return value + 1
 
 
 @pytest.mark.parametrize("recipe_type", BUILDS, ids=lambda t: t.__name__)

@@ -61,3 +61,11 @@ def test_a_recipe_seed_is_a_recipe_field_not_the_sampling_seed(tmp_path):
     done = run_benchmark(tmp_path, "--models", "vae", "--samples", "100", "--seed", "3", "--set", "vae.seed=1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| vae, seed=1 |" in done.stdout and json.loads(done.stdout.strip().splitlines()[-1])["samples"] == 100
+
+
+def test_the_benchmark_scores_the_cgan_on_the_asked_for_class(tmp_path):
+    done = run_benchmark(tmp_path, "--models", "cgan", "--samples", "100", "--set", "cgan.width=8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["model"] == "cgan" and 0.0 <= record["label_accuracy"] <= 1.0 and record["samples"] == 100
+    assert "asked-for class" in done.stdout and f"| {record['label_accuracy']:.1%} |" in done.stdout
