@@ -13,9 +13,12 @@ from .checkpoints import pretrained
 from .config import cache_dir, quick_mode
 from .device import describe_device, get_device
 from .models.classifier import ClassifierRecipe
+from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
 from .models.mlp_gan import MLPGANRecipe
+from .models.sngan import SNGANRecipe
 from .models.vae import VAERecipe
+from .models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
 from .recipe import Recipe
 
 
@@ -27,6 +30,10 @@ def notebook_recipes() -> dict[str, Recipe]:
         "MLP GAN on MNIST (notebook 04)": MLPGANRecipe(),
         "DCGAN (notebook 05)": DCGANRecipe(),
         "DCGAN with the paper's recipe (notebook 05)": DCGANRecipe.as_in_the_paper(),
+        "conditional GAN (notebook 06)": CGANRecipe(),
+        "WGAN-GP (notebook 06)": WGANGPRecipe(),
+        "the paper's DCGAN with checkpoints (notebook 06)": CheckpointedDCGANRecipe.as_in_the_paper(),
+        "SN-GAN (notebook 06)": SNGANRecipe(),
     }
 
 

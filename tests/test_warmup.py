@@ -6,23 +6,26 @@ import torch
 
 from course_utils import warmup
 from course_utils.models.classifier import ClassifierRecipe
+from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
 from course_utils.models.mlp_gan import MLPGANRecipe
+from course_utils.models.sngan import SNGANRecipe
 from course_utils.models.vae import VAERecipe
+from course_utils.models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-RECIPES = {"ClassifierRecipe": ClassifierRecipe, "DCGANRecipe": DCGANRecipe, "MLPGANRecipe": MLPGANRecipe,
-           "VAERecipe": VAERecipe}
+RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
+                                                  WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe)}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(warmup, "pretrained", lambda recipe, device: calls.append((recipe, device)))
     seconds = warmup.warm_all(torch.device("cpu"))
-    assert [recipe for recipe, _ in calls] == list(warmup.notebook_recipes().values()) and len(calls) == 5
+    assert [recipe for recipe, _ in calls] == list(warmup.notebook_recipes().values()) and len(calls) == 9
     assert all(device == torch.device("cpu") for _, device in calls)
     assert set(seconds) == set(warmup.notebook_recipes()) and all(s >= 0 for s in seconds.values())
-    assert capsys.readouterr().out.count("ready in") == 5
+    assert capsys.readouterr().out.count("ready in") == 9
 
 
 def test_every_notebook_model_is_warmed():

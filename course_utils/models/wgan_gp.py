@@ -20,7 +20,7 @@ from ..data import load_mnist
 from ..recipe import Recipe
 from ..train import History
 from ..wgan import make_wgan_gp_step
-from .dcgan import DCGAN
+from .dcgan import DCGAN, DCGANRecipe, fit_dcgan
 from .generative import Checkpoints, Snapshots, evenly_spaced_epochs, progress_epochs, training_record
 
 
@@ -81,3 +81,23 @@ def fit_wgan_gp(gan: DCGAN, images: torch.Tensor, recipe: WGANGPRecipe, *, on_ep
     return fit_adversarial(gan, step, real, epochs=recipe.epochs_for(len(real)), batch_size=recipe.batch_size,
                            average_decay=recipe.average_decay, on_epoch_end=on_epoch_end, progress=progress,
                            description="WGAN-GP")
+
+
+@dataclass(frozen=True)
+class CheckpointedDCGANRecipe(DCGANRecipe):
+    """A DCGAN recipe whose record also keeps ``checkpoints`` evenly spaced copies of G beside the epoch means of what
+    training logged, D's loss among them, as :class:`WGANGPRecipe` does with the critic's estimate: notebook 06 asks
+    whether a standard GAN's discriminator loss tracks sample quality. ``CheckpointedDCGANRecipe.as_in_the_paper()`` is
+    notebook 05's paper recipe (binary cross-entropy, batch norm in D), so kept."""
+
+    name = "DCGAN with checkpoints"
+    checkpoints: int = 10
+
+    def fit(self, gan: DCGAN, device) -> dict:
+        images, _ = load_mnist("train", device=device)
+        images = images[:self.train_images]
+        epochs = self.epochs_for(len(images))
+        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
+        checkpoints = Checkpoints(gan, evenly_spaced_epochs(epochs, self.checkpoints))
+        history = fit_dcgan(gan, images, self, on_epoch_end=every_epoch(snapshots, checkpoints))
+        return {**training_record(history, snapshots), "checkpoints": checkpoints.record()}
