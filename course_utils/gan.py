@@ -115,7 +115,7 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
     generator.train(), discriminator.train()
     history = train(training_step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
                     on_epoch_end=on_epoch_end, progress=progress, description=description)
-    if progress:
+    if progress and data.device.type == "cuda":               # on the CPU the progress bar's rate says it all
         precision = "float32" if autocast_dtype is None else str(autocast_dtype).removeprefix("torch.")
         print(speed_line(description, history, batch_size, data.device,
                          f"{getattr(training_step, 'mode', 'eager')}, {precision}"))

@@ -44,13 +44,12 @@ def test_a_captured_step_given_cpu_tensors_runs_eagerly_and_returns_the_steps_va
     assert len(calls) == 5 and wrapped.mode == "eager" and wrapped.graph is None
 
 
-def test_fit_gan_on_the_cpu_trains_eagerly_and_prints_its_speed(capsys, bundled_mnist):
+def test_fit_gan_on_the_cpu_trains_eagerly_and_leaves_the_speed_to_the_progress_bar(capsys, bundled_mnist):
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
     generator, discriminator = Generator(16, 8), Discriminator(8)
     history = fit_gan(generator, discriminator, to_tanh_range(images[:64]), epochs=1, batch_size=32, loss="hinge")
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("GAN: 2 steps in ") and "images/s on cpu (eager, float32)" in line
+    assert "images/s" not in capsys.readouterr().out, "the speed line is for CUDA, where it says whether it captured"
     assert history.steps == [2]
 
 

@@ -188,6 +188,6 @@ def fit_dcgan(gan: DCGAN, images: torch.Tensor, recipe: DCGANRecipe, *, on_epoch
                       batch_size=recipe.batch_size, lr=recipe.g_lr, d_lr=recipe.d_lr, betas=recipe.betas,
                       loss=recipe.loss, autocast_dtype=autocast_dtype(device), average=gan.average_generator,
                       average_decay=recipe.average_decay, on_epoch_end=on_epoch_end, progress=progress,
-                      description="DCGAN")
+                      description=recipe.name)
     gan.eval()
     return history
