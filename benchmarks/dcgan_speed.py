@@ -33,7 +33,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,12 @@ def digits(image_size: int) -> torch.Tensor:
     return to_tanh_range(images)
 
 
+def forever(batches: Iterable) -> Iterator:
+    """The batches of epoch after epoch (each epoch reshuffled by the loader), for as many steps as are asked."""
+    while True:
+        yield from batches
+
+
 def timed(step_once: Callable[[], None], device: torch.device, warmup: int, seconds: float) -> tuple[float, int]:
     """Run ``warmup`` untimed steps, then whole chunks of steps until ``seconds`` have passed; (seconds, steps)."""
     synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -98,16 +104,10 @@ def reference_runner(image_size: int, batch: int, device: torch.device) -> Calla
     g_opt = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=betas)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=betas)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss)
-    loader = DataLoader(TensorDataset(digits(image_size)), batch_size=batch, shuffle=True, drop_last=True)
-    batches = iter(())
+    batches = forever(DataLoader(TensorDataset(digits(image_size)), batch_size=batch, shuffle=True, drop_last=True))
 
     def step_once() -> None:
-        nonlocal batches
-        real = next(batches, None)
-        if real is None:
-            batches = iter(loader)
-            real = next(batches)
-        losses = step(real[0].to(device))
+        losses = step(next(batches)[0].to(device))
         _ = {name: value.item() for name, value in losses.items()}        # the per-step logging every tutorial does
 
     return step_once
@@ -116,8 +116,8 @@ def reference_runner(image_size: int, batch: int, device: torch.device) -> Calla
 def course_runner(image_size: int, batch: int, device: torch.device, capture: bool, foreach: bool = False,
                   compile_mode: str | None = None) -> tuple[Callable[[], None], Callable]:
     """The course's path: device-resident digits, bfloat16 autocast on a GPU, the step captured or not; optionally
-    Adam's foreach kernels instead of the fused one, and G and D compiled (``compile_mode``; then in the default layout, which the compiler's
-    convolution backward handles more reliably than channels-last)."""
+    Adam's foreach kernels instead of the fused one, and G and D compiled (``compile_mode``; then in the default
+    layout, which the compiler's convolution backward handles more reliably than channels-last)."""
     generator, discriminator, loss, betas = networks(image_size)
     layout = memory_format(device) if compile_mode is None else torch.contiguous_format
     generator.to(device, memory_format=layout), discriminator.to(device, memory_format=layout)
@@ -127,16 +127,11 @@ def course_runner(image_size: int, batch: int, device: torch.device, capture: bo
     step = make_training_step(generator, discriminator, device=device, betas=betas, loss=loss,
                               autocast_dtype=autocast_dtype(device), capture=capture, adam_options=adam)
     real = digits(image_size).to(device).contiguous(memory_format=layout)
-    batches = Minibatches(real, batch_size=batch, drop_last=True)
-    stream = iter(())
+    batches = forever(Minibatches(real, batch_size=batch, drop_last=True))
     pending: list[dict] = []
 
     def step_once() -> None:
-        nonlocal stream
-        images = next(stream, None)
-        if images is None:
-            stream = iter(batches)
-            images = next(stream)
+        images = next(batches)
         if compile_mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()     # a new training step: the last one's graph outputs are free
         pending.append(step(images))          # kept on the device, as course_utils.train does between log points

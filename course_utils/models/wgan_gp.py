@@ -10,6 +10,7 @@ estimate falls as the samples improve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -58,13 +59,20 @@ class WGANGPRecipe(Recipe):
         ``wasserstein`` estimate, time, snapshots) and ``checkpoints``: the epochs and steps of ``checkpoints``
         evenly spaced moments, the epoch means of the logged values there (``values["wasserstein"]``), and the
         generator's weights (see :class:`~course_utils.models.generative.Checkpoints`)."""
-        images, _ = load_mnist("train", device=device)
-        images = images[:self.train_images]
-        epochs = self.epochs_for(len(images))
-        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
-        checkpoints = Checkpoints(gan, evenly_spaced_epochs(epochs, self.checkpoints))
-        history = fit_wgan_gp(gan, images, self, on_epoch_end=every_epoch(snapshots, checkpoints))
-        return {**training_record(history, snapshots), "checkpoints": checkpoints.record()}
+        return fit_with_checkpoints(self, gan, device, fit_wgan_gp)
+
+
+def fit_with_checkpoints(recipe, gan: DCGAN, device, fit: Callable[..., History]) -> dict:
+    """Train ``gan`` with ``fit(gan, images, recipe, on_epoch_end=...)`` on the training digits; the record holds what
+    every GAN's does and ``checkpoints``: ``recipe.checkpoints`` evenly spaced copies of G and the epoch means of the
+    logged values there (:class:`~course_utils.models.generative.Checkpoints`)."""
+    images, _ = load_mnist("train", device=device)
+    images = images[:recipe.train_images]
+    epochs = recipe.epochs_for(len(images))
+    snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
+    checkpoints = Checkpoints(gan, evenly_spaced_epochs(epochs, recipe.checkpoints))
+    history = fit(gan, images, recipe, on_epoch_end=every_epoch(snapshots, checkpoints))
+    return {**training_record(history, snapshots), "checkpoints": checkpoints.record()}
 
 
 def fit_wgan_gp(gan: DCGAN, images: torch.Tensor, recipe: WGANGPRecipe, *, on_epoch_end=None,
@@ -94,10 +102,4 @@ class CheckpointedDCGANRecipe(DCGANRecipe):
     checkpoints: int = 10
 
     def fit(self, gan: DCGAN, device) -> dict:
-        images, _ = load_mnist("train", device=device)
-        images = images[:self.train_images]
-        epochs = self.epochs_for(len(images))
-        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
-        checkpoints = Checkpoints(gan, evenly_spaced_epochs(epochs, self.checkpoints))
-        history = fit_dcgan(gan, images, self, on_epoch_end=every_epoch(snapshots, checkpoints))
-        return {**training_record(history, snapshots), "checkpoints": checkpoints.record()}
+        return fit_with_checkpoints(self, gan, device, fit_dcgan)
