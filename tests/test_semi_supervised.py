@@ -70,3 +70,48 @@ def test_bad_label_counts_get_a_clear_error(per_class, message):
 def test_a_label_set_missing_a_class_is_refused():
     with pytest.raises(ValueError, match=r"no example of class\(es\) \[9\]"):
         draw_labelled(torch.arange(9).repeat(5), per_class=1, seed=0)
+
+
+# --- the networks and the step ---
+
+from course_utils.models.semi_supervised_gan import (SemiSupervisedDiscriminator, SemiSupervisedGenerator,  # noqa: E402
+                                                     make_semi_supervised_step)
+
+
+def test_the_discriminator_gives_k_logits_and_its_features_and_its_noise_only_trains():
+    torch.manual_seed(0)
+    discriminator, images = SemiSupervisedDiscriminator(), torch.rand(5, 1, 28, 28)
+    logits, features = discriminator(images)
+    assert logits.shape == (5, 10) and features.shape == (5, 250)
+    assert not torch.equal(discriminator(images)[0], logits), "training mode: fresh noise on every call"
+    discriminator.eval()
+    assert torch.equal(discriminator(images)[0], discriminator(images)[0]), "eval mode: no noise"
+    with pytest.raises(ValueError, match="N×1×28×28"):
+        discriminator(torch.rand(5, 784))
+
+
+def test_the_generator_draws_images_in_the_unit_range():
+    generator = SemiSupervisedGenerator()
+    images = generator(generator.sample_latent(7))
+    assert images.shape == (7, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize("feature_matching, steps", [(True, 240), (False, 5)])
+def test_a_short_run_on_100_labels_beats_chance_by_far(bundled_mnist, feature_matching, steps):
+    (images, labels), (test_images, test_labels) = bundled_mnist
+    torch.manual_seed(0)
+    labelled, _ = draw_labelled(labels, per_class=10, seed=0)
+    generator, discriminator = SemiSupervisedGenerator(), SemiSupervisedDiscriminator()
+    step = make_semi_supervised_step(generator, discriminator, torch.optim.Adam(generator.parameters(), 3e-3, betas=(0.5, 0.999)),
+                                     torch.optim.Adam(discriminator.parameters(), 3e-3, betas=(0.5, 0.999)),
+                                     feature_matching=feature_matching)
+    for _ in range(steps):                                        # 240 steps: six epochs of 4,000 unlabelled digits
+        pick = labelled[torch.randint(len(labelled), (100,))]
+        values = step(images[pick], labels[pick], images[torch.randint(len(images), (100,))])
+    assert all(math.isfinite(value.item()) for value in values.values())
+    assert all(p.requires_grad for p in discriminator.parameters()), "D is trainable again after G's step"
+    discriminator.eval()
+    with torch.no_grad():
+        accuracy = (discriminator(test_images)[0].argmax(1) == test_labels).float().mean().item()
+    if feature_matching:
+        assert accuracy > 0.5, f"after {steps} steps on 100 labels the test accuracy is {accuracy:.2f}"
