@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
@@ -32,6 +32,17 @@ def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torc
         raise ValueError(f"the discriminator must return one logit per example (shape N or N×1); for {images.shape[0]} "
                          f"examples it returned shape {tuple(logits.shape)}")
     return logits
+
+
+@contextmanager
+def frozen(discriminator: nn.Module):
+    """Inside the block, ``discriminator``'s weights take no gradients (G's step goes through a fixed D, and D's
+    gradients are not computed for nothing); afterwards, even after an error, they are trainable again."""
+    discriminator.requires_grad_(False)
+    try:
+        yield discriminator
+    finally:
+        discriminator.requires_grad_(True)
 
 
 def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.optim.Optimizer,
@@ -69,8 +80,7 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
         d_loss.backward()
         d_optimizer.step()
 
-        discriminator.requires_grad_(False)
-        try:
+        with frozen(discriminator):
             with mixed_precision(real.device):          # fresh noise for G, as in Goodfellow et al.'s Algorithm 1
                 fake = generator(sample_latent(real.shape[0], latent_dim, device=real.device))
                 g_logits = discriminator_logits(discriminator, fake).float()
@@ -78,8 +88,6 @@ def make_gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: t
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             g_optimizer.step()
-        finally:
-            discriminator.requires_grad_(True)
 
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                 "d_real": torch.sigmoid(real_logits).mean().detach(), "d_fake": torch.sigmoid(fake_logits).mean().detach()}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .gan import frozen
 from .latent import sample_latent
 from .losses import gradient_penalty
 
@@ -56,14 +57,11 @@ def make_wgan_gp_step(generator: nn.Module, critic: nn.Module, g_optimizer: torc
         values = critic_step(real, fake)
         calls += 1
         if calls % n_critic == 0:
-            critic.requires_grad_(False)
-            try:
+            with frozen(critic):
                 g_loss = -critic(generator(sample_latent(real.shape[0], latent_dim, device=real.device))).mean()
                 g_optimizer.zero_grad(set_to_none=True)
                 g_loss.backward()
                 g_optimizer.step()
-            finally:
-                critic.requires_grad_(True)
             values["g_loss"] = g_loss.detach()
         return values
 

@@ -18,6 +18,7 @@ from torch import nn
 from ..adversarial import fit_adversarial, training_images
 from ..config import budget
 from ..data import load_mnist, to_pixels
+from ..gan import frozen
 from ..latent import check_latents, sample_latent
 from ..losses import discriminator_hinge_loss, generator_hinge_loss
 from ..recipe import Recipe
@@ -130,14 +131,11 @@ def make_conditional_hinge_step(generator: ConditionalGenerator, discriminator: 
         d_loss.backward()
         d_optimizer.step()
 
-        discriminator.requires_grad_(False)
-        try:
+        with frozen(discriminator):
             g_loss = generator_hinge_loss(discriminator(*fakes(real.shape[0], real.device)))
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             g_optimizer.step()
-        finally:
-            discriminator.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     return step

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..gan import frozen
 from ..semi_supervised import feature_matching_loss, supervised_loss, unsupervised_loss
 
 HIDDEN = (1000, 500, 250, 250, 250)
@@ -87,8 +88,7 @@ def make_semi_supervised_step(generator: SemiSupervisedGenerator, discriminator:
         (d_supervised + d_unsupervised).backward()
         d_optimizer.step()
 
-        discriminator.requires_grad_(False)
-        try:
+        with frozen(discriminator):
             fake_logits, fake_features = discriminator(generator(generator.sample_latent(count, unlabelled.device)))
             if feature_matching:
                 _, real_features = discriminator(unlabelled)
@@ -99,8 +99,6 @@ def make_semi_supervised_step(generator: SemiSupervisedGenerator, discriminator:
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             g_optimizer.step()
-        finally:
-            discriminator.requires_grad_(True)
         return {"d_supervised": d_supervised.detach(), "d_unsupervised": d_unsupervised.detach(),
                 "g_loss": g_loss.detach()}
 
