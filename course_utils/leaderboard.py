@@ -1,6 +1,7 @@
 """Every generative model of the course, by name, scored the same way: the code behind ``benchmarks/sample_quality.py``.
 
-A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``) and
+A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``;
+notebook 07's ``semi_supervised``, whose generator was trained to help a classifier, not to draw well) and
 defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
 (or loads it from the cache), draws samples with a fixed seed, and judges them with
 :func:`course_utils.metrics.sample_quality` against the held-out test digits, the same numbers for every model; a
@@ -22,13 +23,15 @@ from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
 from .models.dcgan import DCGANRecipe
 from .models.mlp_gan import MLPGANRecipe
+from .models.semi_supervised_gan import SemiSupervisedRecipe
 from .models.sngan import SNGANRecipe
 from .models.vae import VAERecipe
 from .models.wgan_gp import WGANGPRecipe
 from .recipe import Recipe
 
 RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe,
-                                             "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe}
+                                             "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe,
+                                             "semi_supervised": SemiSupervisedRecipe}
 
 
 def recipe_for(name: str, **overrides) -> Recipe:

@@ -47,10 +47,21 @@ def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
 
 
+def unlabelled_loss(real_logits: torch.Tensor) -> torch.Tensor:
+    """−E log D(x) over unlabelled real digits: each should be "one of the K classes, whichever", i.e. not fake.
+    log D = LSE − softplus(LSE), with LSE = log Z the log-sum-exp of the K logits."""
+    lse = torch.logsumexp(real_logits, dim=1)
+    return -(lse - F.softplus(lse)).mean()
+
+
+def generated_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """−E log(1 − D(G(z))) over the generator's samples: each should be "fake". log(1 − D) = −softplus(LSE)."""
+    return F.softplus(torch.logsumexp(fake_logits, dim=1)).mean()
+
+
 def unsupervised_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """−E_real log D(x) − E_fake log(1 − D(G(z))): unlabelled digits are "real", the generator's samples "fake"."""
-    real_lse, fake_lse = torch.logsumexp(real_logits, dim=1), torch.logsumexp(fake_logits, dim=1)
-    return -(real_lse - F.softplus(real_lse)).mean() + F.softplus(fake_lse).mean()
+    return unlabelled_loss(real_logits) + generated_loss(fake_logits)
 
 
 def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:

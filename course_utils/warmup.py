@@ -16,6 +16,7 @@ from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
 from .models.mlp_gan import MLPGANRecipe
+from .models.semi_supervised_gan import notebook_recipes as semi_supervised_recipes
 from .models.sngan import SNGANRecipe
 from .models.vae import VAERecipe
 from .models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
@@ -34,6 +35,7 @@ def notebook_recipes() -> dict[str, Recipe]:
         "WGAN-GP (notebook 06)": WGANGPRecipe(),
         "the paper's DCGAN with checkpoints (notebook 06)": CheckpointedDCGANRecipe.as_in_the_paper(),
         "SN-GAN (notebook 06)": SNGANRecipe(),
+        **{f"{name}, label draw {draw} (notebook 07)": recipe for (name, draw), recipe in semi_supervised_recipes().items()},
     }
 
 

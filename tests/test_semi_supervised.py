@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.semi_supervised import (draw_labelled, feature_matching_loss, probability_real, supervised_loss,
-                                          unsupervised_loss)
+from course_utils.semi_supervised import (draw_labelled, feature_matching_loss, generated_loss, probability_real,
+                                          supervised_loss, unlabelled_loss, unsupervised_loss)
 
 
 def test_k_logits_with_a_fake_logit_fixed_at_zero_are_an_explicit_k_plus_1_softmax():
@@ -33,6 +33,8 @@ def test_each_loss_term_on_hand_made_logits():
     fake = torch.tensor([[-50.0, math.log(0.25), -50.0]])                            # Z = 1/4: D = 1/5
     expected = -math.log(3 / 4) - math.log(1 - 1 / 5)
     assert unsupervised_loss(real, fake).item() == pytest.approx(expected, rel=1e-5)
+    assert unlabelled_loss(real).item() == pytest.approx(-math.log(3 / 4), rel=1e-5)
+    assert generated_loss(fake).item() == pytest.approx(-math.log(1 - 1 / 5), rel=1e-5)
     assert probability_real(real).item() == pytest.approx(0.75, rel=1e-6)
 
 
@@ -74,7 +76,9 @@ def test_a_label_set_missing_a_class_is_refused():
 
 # --- the networks and the step ---
 
-from course_utils.models.semi_supervised_gan import (SemiSupervisedDiscriminator, SemiSupervisedGenerator,  # noqa: E402
+from course_utils.models.semi_supervised_gan import (ABLATION, LabelledAndUnlabelled,  # noqa: E402
+                                                     SemiSupervisedDiscriminator, SemiSupervisedGAN,
+                                                     SemiSupervisedGenerator, SemiSupervisedRecipe, baseline_recipe,
                                                      make_semi_supervised_step)
 
 
@@ -115,3 +119,53 @@ def test_a_short_run_on_100_labels_beats_chance_by_far(bundled_mnist, feature_ma
         accuracy = (discriminator(test_images)[0].argmax(1) == test_labels).float().mean().item()
     if feature_matching:
         assert accuracy > 0.5, f"after {steps} steps on 100 labels the test accuracy is {accuracy:.2f}"
+
+
+def _step_for(model, **terms):
+    return make_semi_supervised_step(model.generator, model.discriminator,
+                                     torch.optim.Adam(model.generator.parameters(), 1e-3),
+                                     torch.optim.Adam(model.discriminator.parameters(), 1e-3), **terms)
+
+
+@pytest.mark.parametrize("name", list(ABLATION))
+def test_each_ablation_row_trains_only_its_terms(name):
+    torch.manual_seed(0)
+    model = SemiSupervisedGAN()
+    before = {key: value.clone() for key, value in model.generator.state_dict().items()}
+    values = _step_for(model, **ABLATION[name])(torch.rand(6, 1, 28, 28), torch.arange(6), torch.rand(8, 1, 28, 28))
+    generator_moved = any(not torch.equal(before[key], value) for key, value in model.generator.state_dict().items())
+    assert generator_moved == ABLATION[name].get("fake_term", True), "G trains exactly when there are fakes"
+    assert SemiSupervisedRecipe(**ABLATION[name]).method == name
+    if name == "labelled only":
+        assert values["d_unsupervised"].item() == 0.0 and set(values) == {"d_supervised", "d_unsupervised"}
+    expected_g_key = {"+ fakes (non-saturating G)": "g_loss", "+ feature matching": "feature_gap"}.get(name)
+    assert (expected_g_key in values) if expected_g_key else not ({"g_loss", "feature_gap"} & set(values))
+
+
+def test_the_baseline_is_the_labelled_term_alone_and_a_generator_loss_needs_fakes():
+    assert baseline_recipe(per_class=5).method == "labelled only" and baseline_recipe(per_class=5).per_class == 5
+    with pytest.raises(ValueError, match="trains no G"):
+        _step_for(SemiSupervisedGAN(), fake_term=False, feature_matching=False)
+
+
+def test_the_labelled_and_unlabelled_batches():
+    labelled, labels = torch.rand(10, 1, 28, 28), torch.arange(10)
+    pool = torch.arange(25.0).view(25, 1, 1, 1).expand(25, 1, 28, 28)
+    batches = LabelledAndUnlabelled(labelled, labels, pool, batch_size=10, steps=7, max_shift=0)
+    seen = [(x, y, u) for x, y, u in batches]
+    assert len(batches) == len(seen) == 7 and all(x.shape == (10, 1, 28, 28) and u.shape == x.shape for x, _, u in seen)
+    assert all(torch.equal(x, labelled[y]) for x, y, _ in seen), "max_shift=0: each labelled digit with its own label"
+    first_pass = torch.cat([u[:, 0, 0, 0] for _, _, u in seen[:2]])
+    assert len(set(first_pass.tolist())) == 20, "the pool is walked without repeats until it runs out"
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        LabelledAndUnlabelled(labelled, labels, pool[:5], batch_size=10, steps=1, max_shift=0)
+
+
+def test_calling_the_model_classifies_and_its_samples_are_repeatable():
+    model = SemiSupervisedGAN().eval()
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    images = model.sample(4, rng=1)
+    assert torch.equal(images, model.sample(4, rng=1)) and images.shape == (4, 1, 28, 28)
+    assert images.min() >= 0 and images.max() <= 1
+    z = model.sample_latent(1000, rng=0)
+    assert z.min() >= 0 and z.max() <= 1 and abs(z.mean().item() - 0.5) < 0.01, "the paper's uniform prior"

@@ -8,14 +8,25 @@ regulariser that only acts in training mode. Its last hidden layer is the featur
 
 from __future__ import annotations
 
+import json
+import numbers
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..config import budget
+from ..data import check_digit_batch, load_mnist, random_shift
 from ..gan import frozen
-from ..semi_supervised import feature_matching_loss, supervised_loss, unsupervised_loss
+from ..recipe import Recipe
+from ..train import train
+from .classifier import accuracy
+from .generative import GenerativeModel, evaluating
+from ..semi_supervised import draw_labelled, feature_matching_loss, generated_loss, supervised_loss, unlabelled_loss
 
 HIDDEN = (1000, 500, 250, 250, 250)
 
@@ -70,36 +81,231 @@ class SemiSupervisedGenerator(nn.Module):
 
 def make_semi_supervised_step(generator: SemiSupervisedGenerator, discriminator: SemiSupervisedDiscriminator,
                               g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer, *,
-                              feature_matching: bool = True) -> Callable:
+                              feature_matching: bool = True, unlabelled_term: bool = True,
+                              fake_term: bool = True) -> Callable:
     """Return ``step(labelled, labels, unlabelled)``: D learns from the three terms (cross-entropy on the labelled
     digits, "real" for the unlabelled ones, "fake" for G's samples), then G takes a step of feature matching on fresh
-    samples (or, with ``feature_matching=False``, the non-saturating loss −log D(G(z)))."""
+    samples (or, with ``feature_matching=False``, the non-saturating loss −log D(G(z))).
+
+    ``unlabelled_term=False`` drops the unlabelled digits' "real" term and ``fake_term=False`` the fakes (and G's
+    step): the ablation of notebook 07; with both off, D is a plain classifier of the labelled digits. The three
+    batches go through D as one, so its matrix products run on 3× the rows at once."""
+    if fake_term is False and feature_matching is False:
+        raise ValueError("feature_matching=False chooses G's loss, but fake_term=False trains no G: leave "
+                         "feature_matching at its default, or keep the fakes")
 
     def step(labelled: torch.Tensor, labels: torch.Tensor, unlabelled: torch.Tensor) -> dict[str, torch.Tensor]:
-        count = unlabelled.shape[0]
-        with torch.no_grad():
-            fake = generator(generator.sample_latent(count, unlabelled.device))
-        labelled_logits, _ = discriminator(labelled)
-        unlabelled_logits, _ = discriminator(unlabelled)
-        fake_logits, _ = discriminator(fake)
-        d_supervised = supervised_loss(labelled_logits, labels)
-        d_unsupervised = unsupervised_loss(unlabelled_logits, fake_logits)
+        parts = {"labelled": labelled}
+        if unlabelled_term:
+            parts["unlabelled"] = unlabelled
+        if fake_term:
+            with torch.no_grad():
+                parts["fake"] = generator(generator.sample_latent(unlabelled.shape[0], unlabelled.device))
+        logits = dict(zip(parts, discriminator(torch.cat(list(parts.values())))[0].split(
+            [part.shape[0] for part in parts.values()])))
+        d_supervised = supervised_loss(logits["labelled"], labels)
+        d_unsupervised = labelled.new_zeros(())
+        if unlabelled_term:
+            d_unsupervised = d_unsupervised + unlabelled_loss(logits["unlabelled"])
+        if fake_term:
+            d_unsupervised = d_unsupervised + generated_loss(logits["fake"])
         d_optimizer.zero_grad(set_to_none=True)
         (d_supervised + d_unsupervised).backward()
         d_optimizer.step()
+        values = {"d_supervised": d_supervised.detach(), "d_unsupervised": d_unsupervised.detach()}
+        if fake_term:
+            values.update(generator_step(unlabelled))
+        return values
 
+    def generator_step(unlabelled: torch.Tensor) -> dict[str, torch.Tensor]:
+        """G's update; it logs the feature-matching gap relative to the size of the real features (the raw loss
+        grows with D's features), or the non-saturating loss."""
+        count = unlabelled.shape[0]
         with frozen(discriminator):
-            fake_logits, fake_features = discriminator(generator(generator.sample_latent(count, unlabelled.device)))
+            fake = generator(generator.sample_latent(count, unlabelled.device))
+            logits, features = discriminator(torch.cat([unlabelled, fake]))
             if feature_matching:
-                _, real_features = discriminator(unlabelled)
-                g_loss = feature_matching_loss(real_features, fake_features)
+                real_mean = features[:count].detach().mean(0)
+                g_loss = feature_matching_loss(features[:count].detach(), features[count:])
+                logged = g_loss.detach().sqrt() / real_mean.norm()   # the gap relative to the features' size
             else:                                       # −log D(G(z)) = softplus(LSE) − LSE
-                lse = torch.logsumexp(fake_logits, dim=1)
-                g_loss = (nn.functional.softplus(lse) - lse).mean()
+                lse = torch.logsumexp(logits[count:], dim=1)
+                g_loss = logged = (nn.functional.softplus(lse) - lse).mean()
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             g_optimizer.step()
-        return {"d_supervised": d_supervised.detach(), "d_unsupervised": d_unsupervised.detach(),
-                "g_loss": g_loss.detach()}
+        return {"feature_gap" if feature_matching else "g_loss": logged.detach()}
 
     return step
+
+
+class SemiSupervisedGAN(GenerativeModel):
+    """The discriminator (the classifier we keep) and the generator that helps train it. Calling the model
+    classifies: images N×1×28×28 in [0, 1] → K class logits, so it scores like any course classifier. It also has
+    the verbs of every generative model (``sample_latent``, ``decode``, ``sample``), with the paper's uniform prior."""
+
+    def __init__(self, latent_dim: int = 100, input_noise: float = 0.3, hidden_noise: float = 0.5):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.discriminator = SemiSupervisedDiscriminator(input_noise=input_noise, hidden_noise=hidden_noise)
+        self.generator = SemiSupervisedGenerator(latent_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(images)[0]
+
+    def sample_latent(self, n: int, rng: int | torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent vectors z ~ U[0, 1]^latent_dim (the paper's prior), on the model's device."""
+        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+            rng = torch.Generator().manual_seed(int(rng))
+        return torch.rand(n, self.latent_dim, generator=rng).to(self.device)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images N×1×28×28 in [0, 1] (G ends in a sigmoid) for latent vectors N×latent_dim, G in eval mode."""
+        with evaluating(self.generator):
+            return self.generator(z)
+
+
+class LabelledAndUnlabelled:
+    """Batches of (labelled digits, their labels, unlabelled digits), ``steps`` of them per epoch. The labelled
+    digits are drawn with replacement and randomly shifted by up to ``max_shift`` pixels; the unlabelled ones come
+    from a pool walked through in a fresh shuffled order each time it runs out."""
+
+    def __init__(self, labelled: torch.Tensor, labels: torch.Tensor, unlabelled: torch.Tensor, *, batch_size: int,
+                 steps: int, max_shift: int):
+        if len(unlabelled) < batch_size:
+            raise ValueError(f"the unlabelled pool has {len(unlabelled)} digits, fewer than one batch of {batch_size}")
+        self.labelled, self.labels, self.unlabelled = labelled, labels, unlabelled
+        self.batch_size, self.steps, self.max_shift = batch_size, steps, max_shift
+        self.order, self.position = torch.randperm(len(unlabelled), device=unlabelled.device), 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            if self.position + self.batch_size > len(self.order):
+                self.order, self.position = torch.randperm(len(self.unlabelled), device=self.unlabelled.device), 0
+            unlabelled = self.unlabelled[self.order[self.position:self.position + self.batch_size]]
+            self.position += self.batch_size
+            pick = torch.randint(len(self.labelled), (self.batch_size,), device=self.labelled.device)
+            yield random_shift(self.labelled[pick], self.max_shift), self.labels[pick], unlabelled
+
+
+@dataclass(frozen=True)
+class SemiSupervisedRecipe(Recipe):
+    """Notebook 07's semi-supervised GAN (or, with terms switched off, its ablations and its supervised baseline).
+
+    ``per_class`` labelled digits of each class are drawn with ``label_seed`` from the training digits; the rest are
+    the unlabelled pool (``per_class=None``: every digit is labelled, and also serves as the unlabelled stream). The paper's MNIST setup (Salimans et al., 2016): batches of 100, Adam with lr 3·10⁻³ and
+    β₁ = 0.5, the learning rate falling linearly to 0 over the last third of training. The labelled digits are
+    randomly shifted by up to ``max_shift`` pixels in every method, the baseline included. An epoch is as many steps
+    as batches in the training digits (40 of 100 for the 4,000 bundled ones), whatever the number of labels, so every
+    method and label count takes the same number of steps.
+    """
+
+    name = "semi-supervised GAN"
+    per_class: int | None = 10
+    label_seed: int = 0
+    unlabelled_term: bool = True
+    fake_term: bool = True
+    feature_matching: bool = True
+    max_shift: int = 2
+    lr: float = 3e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 100
+    epochs: int = field(default_factory=lambda: budget(full=80, quick=2))
+    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=1000))
+
+    def build(self) -> SemiSupervisedGAN:
+        return SemiSupervisedGAN()
+
+    @property
+    def method(self) -> str:
+        """What this recipe trains, in words: its row name in :data:`ABLATION`."""
+        terms = {name: getattr(self, name) for name in ("unlabelled_term", "fake_term", "feature_matching")}
+        return next((name for name, fields in ABLATION.items() if terms == {**dict.fromkeys(terms, True), **fields}),
+                    "custom terms")
+
+    def fit(self, model: SemiSupervisedGAN, device) -> dict:
+        """Train on the training digits (labels kept for the drawn ones only); ``info`` holds the test accuracy
+        after every epoch, its final and best values, and the training time."""
+        images, labels = load_mnist("train", device=device)
+        images, labels = images[:self.train_images], labels[:self.train_images]
+        test_images, test_labels = load_mnist("test", device=device)
+        return fit_semi_supervised(model, images, labels, test_images, test_labels, self)
+
+
+def fit_semi_supervised(model: SemiSupervisedGAN, images: torch.Tensor, labels: torch.Tensor,
+                        test_images: torch.Tensor, test_labels: torch.Tensor, recipe: SemiSupervisedRecipe, *,
+                        progress: bool = True) -> dict:
+    """Train ``model`` in place with :func:`make_semi_supervised_step`; return the test accuracy per epoch, the
+    final and best ones, the labelled indices, and the seconds it took."""
+    check_digit_batch(images)
+    if recipe.per_class is None:                         # every digit labelled: they are the unlabelled stream too
+        labelled = unlabelled = torch.arange(len(labels), device=labels.device)
+    else:
+        labelled, unlabelled = draw_labelled(labels, recipe.per_class, recipe.label_seed)
+    model.to(images.device).train()
+    g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    step = make_semi_supervised_step(model.generator, model.discriminator, g_optimizer, d_optimizer,
+                                     feature_matching=recipe.feature_matching, unlabelled_term=recipe.unlabelled_term,
+                                     fake_term=recipe.fake_term)
+    batches = LabelledAndUnlabelled(images[labelled], labels[labelled], images[unlabelled], batch_size=recipe.batch_size,
+                                    steps=len(images) // recipe.batch_size, max_shift=recipe.max_shift)
+    curve: list[float] = []
+
+    def end_of_epoch(epoch: int, history) -> None:
+        curve.append(accuracy(model, test_images, test_labels))
+        model.train()
+        fraction_left = (recipe.epochs - epoch - 1) / recipe.epochs
+        for group in g_optimizer.param_groups + d_optimizer.param_groups:
+            group["lr"] = recipe.lr * min(1.0, 3 * fraction_left)
+
+    started = time.perf_counter()
+    train(step, batches, recipe.epochs, on_epoch_end=end_of_epoch, progress=progress, description=recipe.method)
+    model.eval()
+    return {"test_accuracy": curve[-1] if curve else accuracy(model, test_images, test_labels),
+            "best_test_accuracy": max(curve, default=0.0), "accuracy_curve": curve,
+            "labelled": labelled.tolist(), "train_seconds": time.perf_counter() - started}
+
+
+ABLATION = {
+    "labelled only": {"unlabelled_term": False, "fake_term": False},
+    "+ unlabelled as real": {"fake_term": False},
+    "+ fakes (non-saturating G)": {"feature_matching": False},
+    "+ feature matching": {},
+}
+"""Notebook 07's ablation, one term added per row: the recipe fields that switch the later terms off."""
+
+
+def baseline_recipe(**fields) -> SemiSupervisedRecipe:
+    """The supervised baseline: the same network, labelled digits, shifts and steps, with only the labelled term."""
+    return SemiSupervisedRecipe(**ABLATION["labelled only"], **fields)
+
+
+def notebook_recipes(draws: int | None = None) -> dict[tuple[str, int], SemiSupervisedRecipe]:
+    """Every model notebook 07 loads, keyed by (row name, label draw): the semi-supervised GAN and the supervised
+    baseline on ``draws`` label draws (3 in full mode, 1 in quick mode), and the two middle rows of the ablation
+    on draw 0."""
+    draws = budget(full=3, quick=1) if draws is None else draws
+    recipes = {}
+    for draw in range(draws):
+        recipes["semi-supervised GAN", draw] = SemiSupervisedRecipe(label_seed=draw)
+        recipes["supervised baseline", draw] = baseline_recipe(label_seed=draw)
+    for name in ("+ unlabelled as real", "+ fakes (non-saturating G)"):
+        recipes[name, 0] = SemiSupervisedRecipe(**ABLATION[name])
+    return recipes
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "semi_supervised_labels.json"
+"""The label-count curve measured by ``benchmarks/semi_supervised.py --record`` (too long to train in class)."""
+
+
+def recorded_results(path: Path = RECORDED) -> list[dict]:
+    """The benchmark's recorded records (method, labels, accuracy_mean, accuracy_std, draws, seconds), for the
+    label-count curve of notebook 07."""
+    if not path.exists():
+        raise FileNotFoundError(f"no recorded results at {path}: run benchmarks/semi_supervised.py with --record {path}")
+    return json.loads(path.read_text())["records"]
