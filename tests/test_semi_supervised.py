@@ -169,3 +169,14 @@ def test_calling_the_model_classifies_and_its_samples_are_repeatable():
     assert images.min() >= 0 and images.max() <= 1
     z = model.sample_latent(1000, rng=0)
     assert z.min() >= 0 and z.max() <= 1 and abs(z.mean().item() - 0.5) < 0.01, "the paper's uniform prior"
+
+
+def test_the_label_draw_and_the_unlabelled_pool_never_touch_the_test_digits(bundled_mnist):
+    from course_utils.data import bundled_split_indices
+
+    (_, labels), _ = bundled_mnist
+    split = bundled_split_indices()                              # indices into the 5,000 shipped digits
+    labelled, unlabelled = draw_labelled(labels, per_class=10, seed=0)
+    used = split["train"][torch.cat([labelled, unlabelled]).numpy()]
+    assert len(set(used.tolist())) == len(labels) == 4000
+    assert set(used.tolist()).isdisjoint(split["test"].tolist()), "no test digit is labelled or unlabelled training data"
