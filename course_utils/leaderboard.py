@@ -65,21 +65,29 @@ class Judge:
         return {"real digits (training split)": self(train_images[:samples]), "uniform noise": self(noise)}
 
 
+def samples_of(name: str, device=None, samples: int = 1000, seed: int = 0,
+               overrides: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """Train (or load) the model called ``name`` and draw ``samples`` images with ``seed``: returns the images, the
+    class asked for each (a class-conditional model is asked for every class equally often, in order; None for the
+    others) and the model's training ``info``."""
+    model, info = pretrained(recipe_for(name, **(overrides or {})), device)
+    if isinstance(model, ConditionalGAN):
+        labels = classes_in_order(samples, model.num_classes, model.device)
+        return model.sample(samples, rng=seed, labels=labels), labels, info
+    return model.sample(samples, rng=seed), None, info
+
+
 def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, overrides: dict | None = None) -> dict:
     """Train (or load) the model called ``name``, draw ``samples`` images with ``seed`` and score them.
 
     ``overrides`` changes recipe fields (the recipe's own ``seed`` among them: it decides the training run, while
     ``seed`` here decides which latent vectors are drawn). Returns the benchmark's record: ``model``, the numbers of
     ``sample_quality``, ``train_seconds`` (how long the cached model took to train) and ``samples``. A
-    class-conditional model is asked for every class equally often, in order (100 of each per 1,000 samples), and
-    its record adds ``label_accuracy``: the share of samples the classifier calls the class that was asked for.
+    class-conditional model's record adds ``label_accuracy``: the share of samples the classifier calls the class
+    that was asked for.
     """
-    model, info = pretrained(recipe_for(name, **(overrides or {})), judge.device)
-    if isinstance(model, ConditionalGAN):
-        labels = classes_in_order(samples, model.num_classes, model.device)
-        quality = judge(model.sample(samples, rng=seed, labels=labels), labels)
-    else:
-        quality = judge(model.sample(samples, rng=seed))
+    images, labels, info = samples_of(name, judge.device, samples, seed, overrides)
+    quality = judge(images, labels)
     return {"model": name, **quality, "train_seconds": float(info.get("train_seconds", float("nan"))), "samples": samples}
 
 

@@ -10,7 +10,7 @@ open, with or without an inline backend to close them.
 from __future__ import annotations
 
 import torch
-from ipywidgets import Dropdown, FloatSlider, HBox, Image, IntSlider, Label, VBox
+from ipywidgets import HTML, Button, Dropdown, FloatSlider, HBox, Image, IntSlider, Label, VBox
 
 from .latent import INTERPOLATIONS, add_direction, interpolate
 from .losses import gaussian_kl
@@ -183,6 +183,53 @@ def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torc
 
     _redraw_on_change([name, strength], redraw)
     return VBox([HBox([name, strength]), picture])
+
+
+# --- Real or fake? (notebook 08) ---
+
+def game_summary(game, reference: dict[str, float] | None = None) -> str:
+    """The end-of-game table as HTML: the player's share of right verdicts overall, on real digits and on each
+    model's samples, beside ``reference`` (e.g. the two-sample classifier's accuracy per model) where given."""
+    results = game.results()
+    reference = reference or {}
+    rows = "".join(f"<tr><td>{'real digits' if name == 'real' else name}</td><td>{share:.0%}</td>"
+                   f"<td>{f'{reference[name]:.0%}' if name in reference else '—'}</td></tr>"
+                   for name, share in results.items())
+    return ("<table><tr><th>cards</th><th>you were right</th><th>classifier two-sample test</th></tr>"
+            f"{rows}</table>")
+
+
+def real_or_fake(game, reference: dict[str, float] | None = None):
+    """One digit at a time from ``game`` (a :class:`~course_utils.real_or_fake.RealOrFakeGame`); the player
+    presses Real or Fake (both buttons take the keyboard focus: Tab, then Enter or Space), sees whether they were
+    right, and at the end the table of :func:`game_summary`."""
+    picture = Image(format="png", width=168, height=168)
+    real_button, fake_button = Button(description="Real"), Button(description="Fake")
+    progress, status, summary = Label(), Label(), HTML()
+
+    def show_current():
+        card = game.current
+        if card is None:
+            real_button.disabled = fake_button.disabled = True
+            progress.value = f"All {len(game.deck)} cards judged."
+            summary.value = game_summary(game, reference)
+            return
+        picture.value = image_png(card.image)
+        progress.value = f"Card {len(game.answers) + 1} of {len(game.deck)}: real or fake?"
+
+    def judge(says_real: bool):
+        card = game.current
+        if card is None:
+            return
+        right = game.answer(says_real)
+        where = "a real digit" if card.is_real else f"from the {card.source}"
+        status.value = f"{'Right' if right else 'Wrong'}: that one was {where}."
+        show_current()
+
+    real_button.on_click(lambda _: judge(True))
+    fake_button.on_click(lambda _: judge(False))
+    show_current()
+    return VBox([progress, picture, HBox([real_button, fake_button]), status, summary])
 
 
 def _redraw_on_change(controls, redraw) -> None:
