@@ -2,25 +2,19 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from course_utils.leaderboard import RECIPES, recipe_for
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_runner import run_benchmark_script
+
 KEYS = {"model", "inception_score", "frechet_distance", "confident_share", "class_min", "class_max", "train_seconds",
         "samples"}
 
 
 def run_benchmark(tmp_path, *arguments):
-    env = dict(os.environ, COURSE_QUICK="1", COURSE_DATA="bundled", COURSE_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sample_quality.py"), *arguments],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    return run_benchmark_script("sample_quality.py", tmp_path, *arguments)
 
 
 def test_quick_run_prints_a_table_and_one_json_line_per_model(tmp_path):

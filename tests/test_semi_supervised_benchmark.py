@@ -2,22 +2,16 @@
 exactly the keys the issue names; the recorded label-count curve that notebook 07 plots."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from course_utils.models.semi_supervised_gan import RECORDED, recorded_results
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_runner import run_benchmark_script
+
 KEYS = {"method", "labels", "accuracy_mean", "accuracy_std", "draws", "seconds"}
 
 
 def run_benchmark(tmp_path, *arguments):
-    env = dict(os.environ, COURSE_QUICK="1", COURSE_DATA="bundled", COURSE_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "semi_supervised.py"), *arguments],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    return run_benchmark_script("semi_supervised.py", tmp_path, *arguments)
 
 
 def test_quick_run_ends_in_one_json_line_per_method_and_records_them(tmp_path):
