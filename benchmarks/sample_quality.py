@@ -11,6 +11,12 @@ per model with the keys model, inception_score, frechet_distance, confident_shar
 train_seconds, samples (and label_accuracy for class-conditional models).
 
 ``--set dcgan.width=64`` changes one recipe field, to measure a variant; a variant is trained and cached on its own.
+
+``--all-metrics`` scores every set with all of notebook 08's numbers instead (``course_utils.evaluation.all_metrics``:
+precision and recall, the sliced Wasserstein distances, the memorisation ratio against the training digits, the
+two-sample test), prints notebook 08's leaderboard, and adds those keys and ``metrics_seconds`` (the time the
+numbers took) to each JSON line. Its real row is training digits scored against the *other* training digits for
+memorisation, as in the notebook.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ import ast
 import json
 import os
 
+import time
+
 import torch
 
+from course_utils.data import load_mnist
 from course_utils.device import describe_device, get_device
-from course_utils.leaderboard import RECIPES, Judge, markdown_table, score_model
+from course_utils.evaluation import all_metrics, metrics_table
+from course_utils.leaderboard import RECIPES, Judge, markdown_table, samples_of, score_model
 
 
 def parse_overrides(settings: list[str], models: list[str]) -> dict[str, dict]:
@@ -41,12 +51,41 @@ def parse_overrides(settings: list[str], models: list[str]) -> dict[str, dict]:
     return overrides
 
 
+def row_name(name: str, overrides: dict) -> str:
+    """The model's name, followed by the recipe fields changed with --set."""
+    return name + "".join(f", {field}={value}" for field, value in overrides.items())
+
+
+def leaderboard_of_every_metric(judge: Judge, models: list[str], samples: int, seed: int,
+                                overrides: dict[str, dict]) -> tuple[dict, list[dict]]:
+    """Notebook 08's leaderboard: every metric of ``all_metrics`` for real training digits, uniform noise and each
+    model; returns the table's rows and one record per model (the sample-quality keys plus every metric)."""
+    train, _ = load_mnist("train", device=judge.device)
+    if len(train) < 2 * samples:
+        raise SystemExit(f"--all-metrics needs at least {2 * samples} training digits, the active data has {len(train)}")
+    noise = torch.rand(samples, 1, 28, 28, generator=torch.Generator().manual_seed(seed)).to(train.device)
+    rows = {"real digits (training split)": all_metrics(judge, train[:samples], train[samples:], seed=seed),
+            "uniform noise": all_metrics(judge, noise, train, seed=seed)}
+    records = []
+    for name in models:
+        images, labels, info = samples_of(name, judge.device, samples, seed, overrides[name])
+        started = time.perf_counter()
+        metrics = all_metrics(judge, images, train, seed=seed)
+        seconds = time.perf_counter() - started
+        record = {"model": name, **judge(images, labels), **metrics, "metrics_seconds": seconds,
+                  "train_seconds": float(info.get("train_seconds", float("nan"))), "samples": samples}
+        records.append(record)
+        rows[row_name(name, overrides[name])] = record
+    return rows, records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="dcgan,mlp_gan", help=f"comma-separated, from: {', '.join(RECIPES)}")
     parser.add_argument("--samples", type=int, default=1000, help="images drawn per model (and per reference row)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent vectors drawn for the samples")
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE", help="change a recipe field")
+    parser.add_argument("--all-metrics", action="store_true", help="every number of notebook 08 (slower)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's choice)")
     args = parser.parse_args()
     models = [name.strip() for name in args.models.split(",") if name.strip()]
@@ -62,14 +101,17 @@ def main() -> None:
     judge = Judge(device)
     print(f"judge: the course classifier, {judge.classifier_info['test_accuracy']:.1%} accurate on the "
           f"{len(judge.reference):,} held-out test digits that every sample set is compared with")
-    rows = judge.reference_rows(args.samples, seed=args.seed)
-    records = []
-    for name in models:
-        record = score_model(name, judge, args.samples, args.seed, overrides[name])
-        records.append(record)
-        rows[name + "".join(f", {field}={value}" for field, value in overrides[name].items())] = record
+    if args.all_metrics:
+        rows, records = leaderboard_of_every_metric(judge, models, args.samples, args.seed, overrides)
+    else:
+        rows = judge.reference_rows(args.samples, seed=args.seed)
+        records = []
+        for name in models:
+            record = score_model(name, judge, args.samples, args.seed, overrides[name])
+            records.append(record)
+            rows[row_name(name, overrides[name])] = record
     print()
-    print(markdown_table(rows))
+    print(metrics_table(rows, first="images") if args.all_metrics else markdown_table(rows))
     print()
     for record in records:
         print(json.dumps(record))

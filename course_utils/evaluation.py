@@ -70,7 +70,9 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 512, 
     _check_point_sets(a, b, "point sets")
     rng = torch.Generator().manual_seed(seed)
     units = F.normalize(torch.randn(a.shape[1], directions, generator=rng, dtype=torch.float64), dim=0)
-    return wasserstein_1d((a.double().cpu() @ units).T, (b.double().cpu() @ units).T).mean().item()
+    projected_a = units.T @ a.double().cpu().T                 # directions × N, contiguous: sorts along memory
+    projected_b = units.T @ b.double().cpu().T
+    return wasserstein_1d(projected_a, projected_b).mean().item()
 
 
 def laplacian_pyramid(images: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
@@ -205,3 +207,28 @@ def all_metrics(judge, images: torch.Tensor, train: torch.Tensor, k: int = 3, se
             **{f"swd_{size}": value for size, value in swd.items()},
             "memorisation": memorisation_ratio(images, train, reference)["ratio"],
             "two_sample_accuracy": two_sample_test(reference, images, seed=seed)["accuracy"]}
+
+
+# --- Tables of those numbers ---
+
+METRIC_COLUMNS = {"inception_score": "score ↑", "frechet_distance": "Fréchet ↓", "precision": "precision ↑",
+                  "recall": "recall ↑", "swd_28": "SWD 28 ↓", "swd_7": "SWD 7 ↓", "memorisation": "memo. ratio",
+                  "two_sample_accuracy": "2-sample acc."}
+"""The columns of notebook 08's tables (metric → heading): ↑ higher is better, ↓ lower; the memorisation ratio
+should be near 1 and the two-sample accuracy near 0.5."""
+
+_SHARES = {"precision", "recall", "memorisation", "two_sample_accuracy", "confident_share"}
+
+
+def metrics_table(rows: dict[str, dict[str, float]], columns: dict[str, str] = METRIC_COLUMNS,
+                  first: str = "images") -> str:
+    """Rows of :func:`all_metrics` (name → numbers) as a Markdown table with ``columns`` (metric → heading):
+    shares and ratios with two decimals, the rest with one."""
+    missing = sorted({key for row in rows.values() for key in columns if key not in row})
+    if missing:
+        raise ValueError(f"every row needs the metrics {missing}: compute them with all_metrics()")
+    lines = [f"| {first} | " + " | ".join(columns.values()) + " |", "| --- |" + " ---: |" * len(columns)]
+    for name, row in rows.items():
+        cells = [f"{row[key]:.2f}" if key in _SHARES else f"{row[key]:.1f}" for key in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

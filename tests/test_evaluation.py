@@ -226,3 +226,14 @@ def test_the_failure_prediction_reads_the_measured_changes():
     assert miss.status == PASSED and "Not what you predicted" in miss.message
     unknown = exercises.failure_prediction.evaluate({"failure": "blur", "predicted": "FID", "changes": changes})
     assert unknown.status == WRONG and "predict one of the metrics" in unknown.message
+
+
+def test_metrics_table_formats_shares_and_distances_and_names_missing_metrics():
+    from course_utils.evaluation import METRIC_COLUMNS, metrics_table
+
+    row = {key: 0.5 for key in METRIC_COLUMNS} | {"frechet_distance": 12.345}
+    table = metrics_table({"a model": row}, first="model").splitlines()
+    assert table[0].startswith("| model | score ↑ | Fréchet ↓ |") and table[1].count("---:") == len(METRIC_COLUMNS)
+    assert table[2] == "| a model | 0.5 | 12.3 | 0.50 | 0.50 | 0.5 | 0.5 | 0.50 | 0.50 |"
+    with pytest.raises(ValueError, match=r"every row needs the metrics \['recall'\]"):
+        metrics_table({"partial": {key: 1.0 for key in METRIC_COLUMNS if key != "recall"}})

@@ -63,3 +63,17 @@ def test_the_benchmark_scores_the_cgan_on_the_asked_for_class(tmp_path):
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert record["model"] == "cgan" and 0.0 <= record["label_accuracy"] <= 1.0 and record["samples"] == 100
     assert "asked-for class" in done.stdout and f"| {record['label_accuracy']:.1%} |" in done.stdout
+
+
+def test_all_metrics_prints_notebook_08s_leaderboard_with_every_number(tmp_path):
+    done = run_benchmark(tmp_path, "--models", "vae", "--samples", "200", "--all-metrics")
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(record) == KEYS | {"precision", "recall", "swd_28", "swd_14", "swd_7", "memorisation",
+                                  "two_sample_accuracy", "metrics_seconds"}
+    assert 0 <= record["precision"] <= 1 and 0 <= record["recall"] <= 1 and record["metrics_seconds"] > 0
+    assert "| images | score ↑ | Fréchet ↓ | precision ↑ |" in done.stdout
+    real = next(line for line in done.stdout.splitlines() if line.startswith("| real digits (training split) |"))
+    assert 0.7 < float(real.split("|")[8]) < 1.3, "real digits are not copies of the *other* training digits"
+    noise = next(line for line in done.stdout.splitlines() if line.startswith("| uniform noise |"))
+    assert float(noise.split("|")[9]) > 0.95, "the two-sample test tells noise from digits"
