@@ -192,10 +192,13 @@ def game_summary(game, reference: dict[str, float] | None = None) -> str:
     model's samples, beside ``reference`` (e.g. the two-sample classifier's accuracy per model) where given."""
     results = game.results()
     reference = reference or {}
-    rows = "".join(f"<tr><td>{'real digits' if name == 'real' else name}</td><td>{share:.0%}</td>"
+    played = game.deck[:len(game.answers)]
+    counts = {"overall": len(played), **{name: sum(card.source == name for card in played) for name in results
+                                         if name != "overall"}}
+    rows = "".join(f"<tr><td>{'real digits' if name == 'real' else name}</td><td>{counts[name]}</td><td>{share:.0%}</td>"
                    f"<td>{f'{reference[name]:.0%}' if name in reference else '—'}</td></tr>"
                    for name, share in results.items())
-    return ("<table><tr><th>cards</th><th>you were right</th><th>classifier two-sample test</th></tr>"
+    return ("<table><tr><th>cards</th><th>how many</th><th>you were right</th><th>classifier two-sample test</th></tr>"
             f"{rows}</table>")
 
 

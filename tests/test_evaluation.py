@@ -195,6 +195,7 @@ def test_the_game_widget_moves_on_with_each_click_and_ends_with_the_table():
         real_button.click()
     assert game.finished and real_button.disabled and fake_button.disabled
     assert "you were right" in summary.value and "97%" in summary.value and "real digits" in summary.value
+    assert "<td>overall</td><td>4</td>" in summary.value, "each row says on how many cards it rests"
 
 
 # --- notebook 08's exercises ---
