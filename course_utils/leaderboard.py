@@ -11,6 +11,7 @@ class-conditional model draws every class equally often and is also scored on ``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from .metrics import sample_quality
 from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
 from .models.dcgan import DCGANRecipe
+from .models.flow import FlowModel, FlowRecipe
 from .models.mlp_gan import MLPGANRecipe
 from .models.semi_supervised_gan import SemiSupervisedRecipe
 from .models.sngan import SNGANRecipe
@@ -31,7 +33,13 @@ from .recipe import Recipe
 
 RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe,
                                              "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe,
-                                             "semi_supervised": SemiSupervisedRecipe}
+                                             "semi_supervised": SemiSupervisedRecipe, "diffusion": FlowRecipe,
+                                             "diffusion_cond": functools.partial(FlowRecipe, conditional=True)}
+
+COURSE_MODELS = {"VAE (03)": "vae", "MLP GAN (04)": "mlp_gan", "DCGAN (05)": "dcgan", "conditional GAN (06)": "cgan",
+                 "WGAN-GP (06)": "wgan_gp", "SN-GAN (06)": "sngan", "semi-supervised GAN (07)": "semi_supervised"}
+"""Notebook 08's leaderboard, display name → model key: every generative model the course trains (``make warmup``
+caches each)."""
 
 
 def recipe_for(name: str, **overrides) -> Recipe:
@@ -71,7 +79,7 @@ def samples_of(name: str, device=None, samples: int = 1000, seed: int = 0,
     class asked for each (a class-conditional model is asked for every class equally often, in order; None for the
     others) and the model's training ``info``."""
     model, info = pretrained(recipe_for(name, **(overrides or {})), device)
-    if isinstance(model, ConditionalGAN):
+    if isinstance(model, ConditionalGAN) or (isinstance(model, FlowModel) and model.conditional):
         labels = classes_in_order(samples, model.num_classes, model.device)
         return model.sample(samples, rng=seed, labels=labels), labels, info
     return model.sample(samples, rng=seed), None, info

@@ -12,6 +12,7 @@ import time
 from .checkpoints import pretrained
 from .config import cache_dir, quick_mode
 from .device import describe_device, get_device
+from .leaderboard import COURSE_MODELS, recipe_for
 from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
@@ -24,8 +25,9 @@ from .recipe import Recipe
 
 
 def notebook_recipes() -> dict[str, Recipe]:
-    """The recipe of every model a notebook loads with ``pretrained``, in the current (quick or full) mode."""
-    return {
+    """The recipe of every model a notebook loads with ``pretrained`` (or, in notebook 08's leaderboard, with
+    ``samples_of``), in the current (quick or full) mode, each once."""
+    recipes = {
         "digit classifier (notebooks 02, 05)": ClassifierRecipe(),
         "2-D VAE (notebook 03)": VAERecipe(latent_dim=2),
         "MLP GAN on MNIST (notebook 04)": MLPGANRecipe(),
@@ -37,6 +39,11 @@ def notebook_recipes() -> dict[str, Recipe]:
         "SN-GAN (notebook 06)": SNGANRecipe(),
         **{f"{name}, label draw {draw} (notebook 07)": recipe for (name, draw), recipe in semi_supervised_recipes().items()},
     }
+    warmed = {recipe.key() for recipe in recipes.values()}
+    for name, key in COURSE_MODELS.items():
+        if recipe_for(key).key() not in warmed:
+            recipes[f"{name.split(' (')[0]} (notebook 08's leaderboard)"] = recipe_for(key)
+    return recipes
 
 
 def warm_all(device=None) -> dict[str, float]:

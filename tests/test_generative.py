@@ -5,6 +5,7 @@ import torch
 
 from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
+from course_utils.models.flow import FlowRecipe
 from course_utils.models.generative import GenerativeModel, Snapshots, evaluating, training_record
 from course_utils.models.mlp_gan import MLPGANRecipe
 from course_utils.models.sngan import SNGANRecipe
@@ -13,11 +14,12 @@ from course_utils.models.wgan_gp import WGANGPRecipe
 from course_utils.train import History
 
 RECIPES = [VAERecipe(), VAERecipe(latent_dim=2), MLPGANRecipe(), DCGANRecipe(width=8), CGANRecipe(width=8),
-           WGANGPRecipe(width=8), SNGANRecipe(width=8)]
+           WGANGPRecipe(width=8), SNGANRecipe(width=8), FlowRecipe(width=8, steps=2),
+           FlowRecipe(conditional=True, width=8, steps=2)]
 VERBS = {"latent_dim", "sample_latent", "decode", "sample"}
 
 
-@pytest.fixture(params=RECIPES, ids=lambda r: f"{r.name}-{getattr(r, 'latent_dim', '')}")
+@pytest.fixture(params=RECIPES, ids=lambda r: f"{r.name}-{getattr(r, 'latent_dim', '')}{'-cond' if getattr(r, 'conditional', 0) else ''}")
 def model(request):
     torch.manual_seed(0)
     return request.param.build(), request.param

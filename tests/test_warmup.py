@@ -6,6 +6,7 @@ import nbformat
 import torch
 
 from course_utils import warmup
+from course_utils.leaderboard import COURSE_MODELS, recipe_for
 from course_utils.models.classifier import ClassifierRecipe
 from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
@@ -51,6 +52,10 @@ def _recipes_the_notebooks_load() -> dict[str, object]:
             if re.search(r"^recipes = notebook_recipes\(\)", code, flags=re.MULTILINE):
                 for key, recipe in importlib.import_module(module).notebook_recipes().items():
                     found[f"{path.name}: recipes[{key!r}]"] = recipe
+        if re.search(r"^from course_utils.leaderboard import .*\bCOURSE_MODELS\b", code, flags=re.MULTILINE) \
+                and "samples_of(" in code:
+            for name, key in COURSE_MODELS.items():
+                found[f"{path.name}: samples_of({key!r})"] = recipe_for(key)
         for argument in re.findall(r"pretrained\((?!recipes\[)([\w.]+(?:\([^)]*\))?)", code):
             call = names.get(argument, argument)
             found[f"{path.name}: {call}"] = eval(call, dict(RECIPES))
