@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..adversarial import every_epoch
 from ..config import budget
 from ..data import Minibatches, load_mnist, to_pixels, to_tanh_range
 from ..flow_matching import euler_sample, flow_matching_loss, guided_velocity, heun_sample, time_embedding
@@ -101,7 +102,7 @@ class FlowModel(GenerativeModel):
     latent_dim = 28 * 28
     chunk = 250
 
-    def __init__(self, width: int = 32, num_classes: int | None = None, steps: int = 20, solver: str = "euler",
+    def __init__(self, width: int = 16, num_classes: int | None = None, steps: int = 20, solver: str = "euler",
                  guidance: float = 1.0):
         super().__init__()
         if solver not in SOLVERS:
@@ -205,12 +206,7 @@ def fit_flow(model: FlowModel, images: torch.Tensor, labels: torch.Tensor | None
         update_average(model.average, model.network, recipe.average_decay)
         return {"loss": loss}
 
-    def after_epoch(epoch, history):
-        snapshots(epoch, history)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
-
-    history = train(step, batches, epochs, progress=progress, on_epoch_end=after_epoch,
+    history = train(step, batches, epochs, progress=progress, on_epoch_end=every_epoch(snapshots, on_epoch_end),
                     description=f"{recipe.name}{', class-conditional' if labels is not None else ''}")
     model.network.eval()
     return history, snapshots
