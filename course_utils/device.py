@@ -120,3 +120,13 @@ def memory_format(device: torch.device | str) -> torch.memory_format:
     """The image layout convolutions run fastest in: ``channels_last`` on CUDA (tensor cores prefer it) and on the CPU
     (oneDNN's convolutions: about 10 % faster steps for notebook 05's DCGAN); the default layout on MPS."""
     return torch.channels_last if torch.device(device).type in ("cuda", "cpu") else torch.contiguous_format
+
+
+def synchronize(device: torch.device | str | None = None) -> None:
+    """Wait until the device has finished the work queued on it. CUDA and MPS run asynchronously, so a timer read
+    without this measures how fast Python queued the work, not how long it took; on the CPU it does nothing."""
+    kind = torch.device(device).type if device is not None else "cpu"
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()

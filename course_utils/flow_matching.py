@@ -21,7 +21,8 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def time_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
     """Sinusoidal features of times ``t`` in [0, 1] (shape N) → N×dim: the sines, then the cosines, of 1000·t at
-    ``dim / 2`` frequencies spaced geometrically from 1 down to 1/max_period (Vaswani et al., 2017; Ho et al., 2020),
+    ``dim / 2`` frequencies spaced geometrically from 1 down to max_period^(−(dim/2 − 1)/(dim/2)), just above
+    1/max_period (Vaswani et al., 2017; Ho et al., 2020),
     so the network can tell nearby times apart at several scales. Every value lies in [−1, 1]."""
     if dim < 2 or dim % 2:
         raise ValueError(f"the time embedding needs an even dim ≥ 2 (sines and cosines in pairs), got {dim}")
@@ -75,30 +76,32 @@ def flow_matching_loss(velocity_model: Callable, data: torch.Tensor, labels: tor
     return F.mse_loss(prediction, data - noise)
 
 
-def _check_steps(steps: int) -> None:
+def _time_step(steps: int, start: float) -> float:
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"start is the time the input sits at, in [0, 1), got {start!r}")
+    return (1.0 - start) / steps
 
 
 @torch.no_grad()
-def euler_sample(velocity: Velocity, noise: torch.Tensor, steps: int) -> torch.Tensor:
-    """Follow dx/dt = velocity(x, t) from t = 0 (``noise``) to t = 1 with ``steps`` Euler steps of size 1/steps."""
-    _check_steps(steps)
-    x, dt = noise, 1.0 / steps
+def euler_sample(velocity: Velocity, noise: torch.Tensor, steps: int, start: float = 0.0) -> torch.Tensor:
+    """Follow dx/dt = velocity(x, t) from t = ``start`` (default 0: ``noise`` is pure noise) to t = 1 with
+    ``steps`` equal Euler steps."""
+    x, dt = noise, _time_step(steps, start)
     for i in range(steps):
-        t = torch.full((len(x),), i * dt, device=x.device)
+        t = torch.full((len(x),), start + i * dt, device=x.device)
         x = x + dt * velocity(x, t)
     return x
 
 
 @torch.no_grad()
-def heun_sample(velocity: Velocity, noise: torch.Tensor, steps: int) -> torch.Tensor:
+def heun_sample(velocity: Velocity, noise: torch.Tensor, steps: int, start: float = 0.0) -> torch.Tensor:
     """Heun's method (a second-order Runge–Kutta): an Euler step, then the average of the velocities at both ends.
     Two network calls per step, but far more accurate per step on curved paths."""
-    _check_steps(steps)
-    x, dt = noise, 1.0 / steps
+    x, dt = noise, _time_step(steps, start)
     for i in range(steps):
-        t = torch.full((len(x),), i * dt, device=x.device)
+        t = torch.full((len(x),), start + i * dt, device=x.device)
         v = velocity(x, t)
         guess = x + dt * v
         x = x + dt * 0.5 * (v + velocity(guess, t + dt))
@@ -112,6 +115,8 @@ def guided_velocity(velocity_model: Callable, labels: torch.Tensor, scale: float
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if scale == 1.0:
             return velocity_model(x, t, labels)
+        if scale == 0.0:
+            return velocity_model(x, t, torch.full_like(labels, null_label))
         both = velocity_model(torch.cat([x, x]), torch.cat([t, t]),
                               torch.cat([labels, torch.full_like(labels, null_label)]))
         conditional, unconditional = both.chunk(2)

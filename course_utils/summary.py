@@ -43,3 +43,37 @@ def layer_table_markdown(net: nn.Sequential, example: torch.Tensor) -> str:
     lines = ["| layer | output shape (C×H×W) | parameters |", "| --- | --- | ---: |"]
     lines += [f"| {name} | {'×'.join(map(str, shape))} | {count:,} |" for name, shape, count in layer_table(net, example)]
     return "\n".join(lines)
+
+
+def module_table(net: nn.Module, *inputs) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...], int]]:
+    """(name, layer, first input's shape, output shape, parameter count) for each direct child of ``net``, in the
+    order ``net(*inputs)`` calls them: the shape table of a network whose ``forward`` is more than a chain, such as
+    a U-Net with skip connections. Shapes leave out the batch."""
+    rows, handles = [], []
+
+    def record(name):
+        def hook(layer, layer_inputs, output):
+            rows.append((name, describe_layer(layer), tuple(layer_inputs[0].shape[1:]), tuple(output.shape[1:]),
+                         sum(p.numel() for p in layer.parameters())))
+        return hook
+
+    for name, layer in net.named_children():
+        handles.append(layer.register_forward_hook(record(name)))
+    try:
+        with torch.no_grad():
+            net(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
+def module_table_markdown(net: nn.Module, *inputs) -> str:
+    """:func:`module_table` as a Markdown table, with the total parameter count in its last row."""
+    rows = module_table(net, *inputs)
+    shape = lambda dims: "×".join(map(str, dims)) or "one number"          # noqa: E731
+    lines = ["| part | layer | input | output | parameters |", "| --- | --- | --- | --- | ---: |"]
+    lines += [f"| `{name}` | {layer} | {shape(given)} | {shape(made)} | {count:,} |"
+              for name, layer, given, made, count in rows]
+    lines.append(f"| **total** | | | | **{sum(p.numel() for p in net.parameters()):,}** |")
+    return "\n".join(lines)

@@ -117,3 +117,15 @@ def test_cuda_branch_chooses_bfloat16_and_channels_last(machine, monkeypatch):
     assert autocast_dtype(device) == torch.bfloat16 and memory_format(device) == torch.channels_last
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
     assert autocast_dtype(device) is None, "older GPUs without bfloat16 train in float32"
+
+
+def test_synchronize_waits_on_accelerators_and_does_nothing_on_the_cpu(monkeypatch):
+    from course_utils.device import synchronize
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("cuda", device)))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append(("mps", None)))
+    synchronize("cpu"), synchronize(None)
+    assert calls == []
+    synchronize("cuda:0"), synchronize(torch.device("mps"))
+    assert calls == [("cuda", "cuda:0"), ("mps", None)]

@@ -78,6 +78,16 @@ def test_heun_is_far_more_accurate_than_euler_for_the_same_steps():
         euler_sample(exact_velocity, start, 0)
 
 
+def test_the_solvers_start_at_any_noise_level_on_the_exact_path():
+    z = torch.randn(5_000, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for start in (0.3, 0.8):
+        x_start = start * MU + math.sqrt((1 - start) ** 2 + start**2 * SIGMA**2) * z     # the flow's map at time start
+        end = heun_sample(exact_velocity, x_start, 20, start=start)
+        assert (end - (MU + SIGMA * z)).abs().max().item() < 1e-3
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        euler_sample(exact_velocity, z, 5, start=1.0)
+
+
 def toy_conditional(x, t, labels):
     """A velocity that depends on the label: 0 for "no label" (10), the label's value otherwise."""
     return x * 0 + torch.where(labels == 10, 0.0, labels.double() + 1).view(-1, 1)
@@ -160,3 +170,21 @@ def test_the_leaderboard_knows_both_flow_models():
 
     assert recipe_for("diffusion").conditional is False and recipe_for("diffusion_cond").conditional is True
     assert recipe_for("diffusion_cond", guidance=3.0).build().guidance == 3.0
+
+
+def test_the_unet_shape_table_follows_the_call_order_down_to_7_pixels_and_back():
+    from course_utils.summary import module_table, module_table_markdown
+
+    net = UNet(width=8, num_classes=10)
+    inputs = (torch.zeros(2, 1, 28, 28), torch.rand(2), torch.tensor([3, 10]))
+    rows = module_table(net, *inputs)
+    names = [row[0] for row in rows]
+    assert names == ["time_mlp", "label_embedding", "stem", "down1", "reduce1", "down2", "reduce2", "middle1", "middle2",
+                     "enlarge2", "up2", "enlarge1", "up1", "head"]
+    shapes = {name: made for name, _, _, made, _ in rows}
+    assert shapes["reduce1"] == (16, 14, 14) and shapes["middle2"] == (32, 7, 7) and shapes["head"] == (1, 28, 28)
+    assert dict((name, given) for name, _, given, _, _ in rows)["up2"] == (32, 14, 14), "upsampled 16 + kept 16 channels"
+    assert sum(row[4] for row in rows) == sum(p.numel() for p in net.parameters())
+    table = module_table_markdown(net, *inputs)
+    assert f"**{sum(p.numel() for p in net.parameters()):,}**" in table and "Conv2d(16→32, k=3, s=2, p=1)" in table
+    assert not any(module._forward_hooks for module in net.modules()), "the hooks are removed afterwards"
