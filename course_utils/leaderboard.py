@@ -1,7 +1,8 @@
 """Every generative model of the course, by name, scored the same way: the code behind ``benchmarks/sample_quality.py``.
 
 A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``;
-notebook 07's ``semi_supervised``, whose generator was trained to help a classifier, not to draw well) and
+notebook 07's ``semi_supervised``, whose generator was trained to help a classifier, not to draw well; notebook 10's
+flow-matching ``diffusion`` and its class-conditional, guided ``diffusion_cond``) and
 defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
 (or loads it from the cache), draws samples with a fixed seed, and judges them with
 :func:`course_utils.metrics.sample_quality` against the held-out test digits, the same numbers for every model; a
@@ -37,7 +38,8 @@ RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGAN
                                              "diffusion_cond": functools.partial(FlowRecipe, conditional=True)}
 
 COURSE_MODELS = {"VAE (03)": "vae", "MLP GAN (04)": "mlp_gan", "DCGAN (05)": "dcgan", "conditional GAN (06)": "cgan",
-                 "WGAN-GP (06)": "wgan_gp", "SN-GAN (06)": "sngan", "semi-supervised GAN (07)": "semi_supervised"}
+                 "WGAN-GP (06)": "wgan_gp", "SN-GAN (06)": "sngan", "semi-supervised GAN (07)": "semi_supervised",
+                 "flow matching (10)": "diffusion", "flow matching, guided (10)": "diffusion_cond"}
 """Notebook 08's leaderboard, display name → model key: every generative model the course trains (``make warmup``
 caches each)."""
 

@@ -16,6 +16,7 @@ from .leaderboard import COURSE_MODELS, recipe_for
 from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
+from .models.flow import FlowRecipe
 from .models.mlp_gan import MLPGANRecipe
 from .models.semi_supervised_gan import notebook_recipes as semi_supervised_recipes
 from .models.sngan import SNGANRecipe
@@ -38,6 +39,7 @@ def notebook_recipes() -> dict[str, Recipe]:
         "the paper's DCGAN with checkpoints (notebook 06)": CheckpointedDCGANRecipe.as_in_the_paper(),
         "SN-GAN (notebook 06)": SNGANRecipe(),
         **{f"{name}, label draw {draw} (notebook 07)": recipe for (name, draw), recipe in semi_supervised_recipes().items()},
+        "class-conditional flow-matching U-Net (notebook 10)": FlowRecipe(conditional=True),
     }
     warmed = {recipe.key() for recipe in recipes.values()}
     for name, key in COURSE_MODELS.items():

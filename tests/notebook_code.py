@@ -19,9 +19,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def cell_defining(notebook: str, name: str) -> str:
-    """The source of the one code cell of ``notebooks/<notebook>`` that defines ``def name(``."""
+    """The source of the one code cell of ``notebooks/<notebook>`` that defines ``def name(`` or ``class name``."""
     cells = [cell.source for cell in nbformat.read(NOTEBOOKS / notebook, as_version=4).cells
-             if cell.cell_type == "code" and re.search(rf"^def {name}\(", cell.source, flags=re.MULTILINE)]
+             if cell.cell_type == "code" and re.search(rf"^(def|class) {name}\b", cell.source, flags=re.MULTILINE)]
     if len(cells) != 1:
         raise AssertionError(f"expected one cell of {notebook} to define {name}(), found {len(cells)}")
     return cells[0]

@@ -10,6 +10,7 @@ from course_utils.leaderboard import COURSE_MODELS, recipe_for
 from course_utils.models.classifier import ClassifierRecipe
 from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
+from course_utils.models.flow import FlowRecipe
 from course_utils.models.mlp_gan import MLPGANRecipe
 from course_utils.models.sngan import SNGANRecipe
 from course_utils.models.vae import VAERecipe
@@ -17,7 +18,7 @@ from course_utils.models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
-                                                  WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe)}
+                                                  WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe, FlowRecipe)}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):
