@@ -65,15 +65,6 @@ def test_flow_matching_covers_every_mode_of_the_ring(monkeypatch):
     assert cover["counts"].min() > 0.6 * cover["counts"].max(), "the modes are about equally full"
 
 
-class TinyVelocity(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(3, 2)
-
-    def forward(self, x, t):
-        return self.linear(torch.cat([x, t[:, None]], 1))
-
-
 def test_the_reference_loss_passes_and_mistakes_are_named():
     assert exercises.loss.evaluate(lambda m, d, n, t: F.mse_loss(m(interpolate(n, d, t), t), d - n)).status == PASSED
     mistakes = {
