@@ -43,7 +43,8 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
     if group_size < 2 or n % group_size:
         raise ValueError(f"the batch ({n}) must split into groups of group_size ≥ 2 images, got group_size={group_size}")
     groups = x.view(-1, group_size, c, h, w)
-    spread = groups.var(dim=1, unbiased=False).add(1e-8).sqrt().mean(dim=(1, 2, 3))          # one number per group
+    variance = (groups - groups.mean(dim=1, keepdim=True)).pow(2).mean(dim=1)   # over the group (faster than .var here)
+    spread = variance.add(1e-8).sqrt().mean(dim=(1, 2, 3))                          # one number per group
     feature = spread.repeat_interleave(group_size).view(n, 1, 1, 1).expand(n, 1, h, w)
     return torch.cat([x, feature], dim=1)
 

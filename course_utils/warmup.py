@@ -18,6 +18,7 @@ from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
 from .models.flow import FlowRecipe
 from .models.mlp_gan import MLPGANRecipe
+from .models.progressive_gan import ProgressiveRecipe
 from .models.semi_supervised_gan import notebook_recipes as semi_supervised_recipes
 from .models.sngan import SNGANRecipe
 from .models.vae import VAERecipe
@@ -39,6 +40,8 @@ def notebook_recipes() -> dict[str, Recipe]:
         "the paper's DCGAN with checkpoints (notebook 06)": CheckpointedDCGANRecipe.as_in_the_paper(),
         "SN-GAN (notebook 06)": SNGANRecipe(),
         **{f"{name}, label draw {draw} (notebook 07)": recipe for (name, draw), recipe in semi_supervised_recipes().items()},
+        "progressive GAN, grown (notebook 09)": ProgressiveRecipe(grow=True),
+        "progressive GAN, at 28×28 from the start (notebook 09)": ProgressiveRecipe(grow=False),
         "class-conditional flow-matching U-Net (notebook 10)": FlowRecipe(conditional=True),
     }
     warmed = {recipe.key() for recipe in recipes.values()}

@@ -12,13 +12,15 @@ from course_utils.models.conditional import CGANRecipe
 from course_utils.models.dcgan import DCGANRecipe
 from course_utils.models.flow import FlowRecipe
 from course_utils.models.mlp_gan import MLPGANRecipe
+from course_utils.models.progressive_gan import ProgressiveRecipe
 from course_utils.models.sngan import SNGANRecipe
 from course_utils.models.vae import VAERecipe
 from course_utils.models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
-                                                  WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe, FlowRecipe)}
+                                                  WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe, FlowRecipe,
+                                                  ProgressiveRecipe)}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):

@@ -1,0 +1,255 @@
+"""Progressive growing of GANs (Karras, Aila, Laine & Lehtinen, 2018) at digit scale: 7×7 → 14×14 → 28×28.
+
+Both networks are built at full size from the start, but training first uses only the 7×7 part; then the 14×14
+block fades in (the blend weight α rises from 0 to 1), then the 28×28 block. ``stage = (level, alpha)`` says which
+part runs: level 0, 1, 2 for 7, 14, 28 pixels; α < 1 while the newest block is fading in. The layers use the paper's
+tricks from :mod:`course_utils.progressive`: equalised learning rate, pixelwise feature normalisation in G and the
+minibatch standard deviation in D.
+
+``ProgressiveRecipe(grow=False)`` trains the same final networks at 28×28 from the start. Both recipes train for a
+fixed wall time (``seconds``), so notebook 09 can compare them at equal cost.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import budget
+from ..data import check_digit_batch, load_mnist, to_tanh_range
+from ..gan import make_gan_step, update_average
+from ..latent import check_latents
+from ..progressive import EqualizedConv2d, EqualizedLinear, fade_in, minibatch_stddev, pixel_norm
+from ..recipe import Recipe
+from ..train import check_finite
+from .generative import GAN
+
+SIDES = (7, 14, 28)
+"""The image side at each level of growth."""
+
+
+def growth_stage(fraction: float, phases: tuple[float, ...]) -> tuple[int, float]:
+    """(level, α) at ``fraction`` ∈ [0, 1] of training, for ``phases``: the shares of training spent at 7×7 (stable),
+    fading in 14×14, stable at 14×14, fading in 28×28 and stable at 28×28 (five numbers that add up to 1)."""
+    if len(phases) != 5 or abs(sum(phases) - 1) > 1e-6 or min(phases) < 0:
+        raise ValueError(f"phases are five non-negative shares of training (stable 7, fade 14, stable 14, fade 28, "
+                         f"stable 28) that add up to 1, got {phases}")
+    start = 0.0
+    for phase, share in enumerate(phases):
+        if fraction < start + share or phase == 4:
+            level = (phase + 1) // 2                                   # phases 0 | 1, 2 | 3, 4 → levels 0 | 1 | 2
+            fading = phase % 2 == 1
+            alpha = min(1.0, max(0.0, (fraction - start) / share)) if fading else 1.0
+            return level, alpha
+        start += share
+    raise AssertionError("unreachable")
+
+
+def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
+    """A 3×3 equalised convolution with LeakyReLU(0.2): the unit both networks grow by (the paper uses two)."""
+    return nn.Sequential(EqualizedConv2d(channels_in, channels_out, 3, padding=1), nn.LeakyReLU(0.2))
+
+
+class Generator(nn.Module):
+    """z (N×latent_dim) → an image N×1×r×r in about [−1, 1], r = 7, 14 or 28 as ``stage`` says (28 when grown).
+
+    ``channels`` are the feature maps at 7, 14 and 28 pixels. Every block is followed by pixel_norm; each level has
+    its own 1×1 "to image" layer, so any level can end the network.
+    """
+
+    def __init__(self, latent_dim: int = 32, channels: tuple[int, int, int] = (32, 16, 8)):
+        super().__init__()
+        self.latent_dim, self.channels = latent_dim, tuple(channels)
+        c7, c14, c28 = channels
+        self.project = EqualizedLinear(latent_dim, c7 * 7 * 7, gain=2 / 16)       # z → c7×7×7 (ProGAN's 4×4 dense)
+        self.blocks = nn.ModuleList([conv_block(c7, c7), conv_block(c7, c14), conv_block(c14, c28)])
+        self.to_image = nn.ModuleList([EqualizedConv2d(c, 1, 1, gain=1) for c in channels])
+        self.stage = (2, 1.0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        check_latents(z, self.latent_dim)
+        level, alpha = self.stage
+        x = F.leaky_relu(self.project(pixel_norm(z)), 0.2).view(-1, self.channels[0], 7, 7)
+        x = pixel_norm(self.blocks[0](pixel_norm(x)))                              # N×c7×7×7
+        previous = x
+        for grown in range(1, level + 1):                                        # 7 → 14 → 28
+            previous = x
+            x = pixel_norm(self.blocks[grown](F.interpolate(x, scale_factor=2)))  # N×c'×2r×2r
+        image = self.to_image[level](x)                                          # N×1×r×r
+        if level > 0 and alpha < 1:                       # the old, smaller image, enlarged, blended with the new one
+            old = F.interpolate(self.to_image[level - 1](previous), scale_factor=2)
+            image = fade_in(old, image, alpha)
+        return image
+
+
+class Discriminator(nn.Module):
+    """An image N×1×r×r (r = 7, 14 or 28, as ``stage`` says) → one real-vs-fake score per image (shape N).
+
+    The mirror image of the generator: a 1×1 "from image" layer per level, blocks that halve the resolution, and at
+    7×7 the minibatch standard deviation as one more feature map before the last layers. The batch must split into
+    groups of 4.
+    """
+
+    def __init__(self, channels: tuple[int, int, int] = (32, 16, 8)):
+        super().__init__()
+        c7, c14, c28 = self.channels = tuple(channels)
+        self.from_image = nn.ModuleList([EqualizedConv2d(1, c, 1) for c in channels])
+        self.blocks = nn.ModuleList([nn.Identity(), conv_block(c14, c7), conv_block(c28, c14)])
+        self.last = nn.Sequential(EqualizedConv2d(c7 + 1, c7, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(),
+                                  EqualizedLinear(c7 * 7 * 7, c7), nn.LeakyReLU(0.2), EqualizedLinear(c7, 1, gain=1))
+        self.stage = (2, 1.0)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        level, alpha = self.stage
+        side = SIDES[level]
+        if image.ndim != 4 or tuple(image.shape[1:]) != (1, side, side):
+            raise ValueError(f"at stage {self.stage} the discriminator expects images shaped N×1×{side}×{side}, "
+                             f"got {tuple(image.shape)}")
+        x = F.leaky_relu(self.from_image[level](image), 0.2)                      # N×c×r×r
+        for shrunk in range(level, 0, -1):                                       # 28 → 14 → 7
+            x = F.avg_pool2d(self.blocks[shrunk](x), 2)                           # N×c'×r/2×r/2
+            if shrunk == level and alpha < 1:             # the old path sees the image at half size
+                old = F.leaky_relu(self.from_image[level - 1](F.avg_pool2d(image, 2)), 0.2)
+                x = fade_in(old, x, alpha)
+        return self.last(minibatch_stddev(x)).flatten()                           # N×(c7+1)×7×7 → N
+
+
+class ProgressiveGAN(GAN):
+    """The growing generator and discriminator, and a running average of G's weights (what ``decode`` draws from).
+
+    ``set_stage(level, alpha)`` sets the stage of all three networks; a trained or loaded model is at (2, 1.0), full
+    size, and ``decode`` gives 28×28 images. At a smaller stage ``decode`` gives the smaller images.
+    """
+
+    def __init__(self, latent_dim: int = 32, channels: tuple[int, int, int] = (32, 16, 8)):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = Generator(latent_dim, channels)
+        self.discriminator = Discriminator(channels)
+        self.average_generator = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @property
+    def sampler(self) -> nn.Module:
+        return self.average_generator
+
+    @property
+    def stage(self) -> tuple[int, float]:
+        return self.generator.stage
+
+    def set_stage(self, level: int, alpha: float = 1.0) -> None:
+        if level not in (0, 1, 2) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"level is 0, 1 or 2 (7, 14 or 28 pixels) and alpha lies in [0, 1], got {level}, {alpha}")
+        for network in (self.generator, self.discriminator, self.average_generator):
+            network.stage = (level, float(alpha))
+
+
+def real_at_stage(pyramid: list[torch.Tensor], index: torch.Tensor, level: int, alpha: float) -> torch.Tensor:
+    """The real images ``index`` as D sees them at (level, α): at the level's size, and while fading in, blended with
+    the half-size version enlarged, just as G's output is, so D cannot tell real from fake by sharpness alone."""
+    real = pyramid[level][index]
+    if level > 0 and alpha < 1:
+        real = fade_in(F.interpolate(pyramid[level - 1][index], scale_factor=2), real, alpha)
+    return real
+
+
+@dataclass(frozen=True)
+class ProgressiveRecipe(Recipe):
+    """Notebook 09's progressive GAN: the 7 → 14 → 28 schedule (``grow=True``) or the same networks trained at 28×28
+    only (``grow=False``), for ``seconds`` of wall time each (quick mode: 4 s).
+
+    Feature maps (32, 16, 8) at 7, 14 and 28 pixels, one 3×3 convolution per level; the non-saturating loss; Adam
+    with β = (0, 0.99) as in the paper and lr 10⁻², ten times the paper's: with equalised weights an Adam step moves
+    every layer by about lr relative to its size, and a one-minute budget (~3,000 steps of 32) needs big steps
+    (measured: lr 10⁻³ → 8·10⁻³ → 1.2·10⁻² took the grown model's Fréchet distance from ~200 to 49 and 47); samples
+    from an average of G's weights with decay 0.99 (0.999, the paper's, averages over more steps than a minute has).
+    ``phases`` splits the time: stable at 7, fading in 14, stable at 14, fading in 28, stable at 28.
+    """
+
+    name = "progressive GAN"
+    grow: bool = True
+    latent_dim: int = 32
+    channels: tuple[int, int, int] = (32, 16, 8)
+    phases: tuple[float, float, float, float, float] = (0.1, 0.1, 0.1, 0.2, 0.5)
+    lr: float = 1e-2
+    betas: tuple[float, float] = (0.0, 0.99)
+    loss: str = "non-saturating"
+    batch_size: int = 32
+    average_decay: float = 0.99
+    seconds: float = field(default_factory=lambda: budget(full=60.0, quick=4.0))
+    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=640))
+
+    def build(self) -> ProgressiveGAN:
+        return ProgressiveGAN(self.latent_dim, self.channels)
+
+    def stage_at(self, fraction: float) -> tuple[int, float]:
+        """(level, α) after ``fraction`` of the training time: the schedule when growing, else (2, 1.0) throughout."""
+        return growth_stage(fraction, self.phases) if self.grow else (2, 1.0)
+
+    def fit(self, gan: ProgressiveGAN, device) -> dict:
+        images, _ = load_mnist("train", device=device)
+        return fit_progressive(gan, images[:self.train_images], self)
+
+
+def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: ProgressiveRecipe, *, snapshot_count: int = 16,
+                    log_every: int = 20, progress: bool = True) -> dict:
+    """Train ``gan`` in place on ``images`` (in [0, 1]) for ``recipe.seconds`` of wall time, the stage following
+    ``recipe.stage_at(elapsed / seconds)``; return the record kept with the weights.
+
+    The record holds, every ``log_every`` steps, the time, images seen, level, α and the losses (``history``), and
+    the generator's images for ``snapshot_count`` fixed latents at the end of every phase (``snapshots``, at the
+    stage's own size, enlarged to 28×28 with nearest-neighbour so the 7×7 ones look as blocky as they are).
+    """
+    check_digit_batch(images)
+    real = to_tanh_range(images)
+    pyramid = [F.avg_pool2d(real, 4), F.avg_pool2d(real, 2), real]             # 7×7, 14×14, 28×28 versions
+    g_opt = torch.optim.Adam(gan.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    d_opt = torch.optim.Adam(gan.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
+    step = make_gan_step(gan.generator, gan.discriminator, g_opt, d_opt, gan.latent_dim, loss=recipe.loss)
+    fixed = gan.sample_latent(snapshot_count, rng=5)
+    history: dict[str, list[float]] = {name: [] for name in ("seconds", "images", "level", "alpha", "d_loss", "g_loss")}
+    snapshots, snapshot_stages = [], []
+    pending: list[dict[str, torch.Tensor]] = []
+    phase_ends = torch.tensor(recipe.phases, dtype=torch.float64).cumsum(0).tolist()    # the same moments for both
+    next_snapshot, steps, phase, started = 0, 0, None, time.perf_counter()
+    gan.train()
+    while True:
+        elapsed = time.perf_counter() - started
+        fraction = min(1.0, elapsed / recipe.seconds)
+        while next_snapshot < len(phase_ends) and (fraction >= phase_ends[next_snapshot] - 1e-9 or fraction >= 1.0):
+            snapshots.append(F.interpolate(gan.decode(fixed).cpu(), size=28, mode="nearest"))
+            snapshot_stages.append(gan.stage)
+            next_snapshot += 1
+        if fraction >= 1.0:
+            break
+        level, alpha = recipe.stage_at(fraction)
+        if progress and (level, alpha < 1) != phase:
+            phase = (level, alpha < 1)
+            print(f"{recipe.name} ({'grown' if recipe.grow else '28×28 only'}), {elapsed:4.1f} s of {recipe.seconds:g}: "
+                  f"{'fading in' if alpha < 1 else 'training at'} "
+                  f"{SIDES[level]}×{SIDES[level]} ({steps * recipe.batch_size:,} images so far)", flush=True)
+        gan.set_stage(level, alpha)
+        index = torch.randint(len(real), (recipe.batch_size,), device=real.device)
+        pending.append(step(real_at_stage(pyramid, index, level, alpha)))
+        update_average(gan.average_generator, gan.generator, recipe.average_decay)
+        steps += 1
+        if steps % log_every == 0:
+            means = {name: torch.stack([v[name] for v in pending]).mean().item() for name in ("d_loss", "g_loss")}
+            check_finite(means, steps)
+            pending.clear()
+            for name, value in {"seconds": elapsed, "images": steps * recipe.batch_size, "level": level,
+                                "alpha": alpha, **means}.items():
+                history[name].append(float(value))
+    if progress:
+        print(f"{recipe.name} ({'grown' if recipe.grow else '28×28 only'}): done, {steps * recipe.batch_size:,} images "
+              f"in {recipe.seconds:g} s", flush=True)
+    gan.set_stage(2, 1.0)
+    gan.eval()
+    return {"history": history, "snapshots": torch.stack(snapshots),
+            "snapshot_stages": torch.tensor([[lv, a] for lv, a in snapshot_stages]),
+            "train_seconds": time.perf_counter() - started, "steps": steps, "images_seen": steps * recipe.batch_size,
+            "device": str(gan.device)}
