@@ -69,6 +69,15 @@ def test_svg_diagrams_are_well_formed(path):
     xml.dom.minidom.parse(str(path))
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "img").glob("*.svg")), ids=lambda p: p.name)
+def test_every_diagram_is_shown_somewhere_and_every_shown_diagram_exists(path):
+    texts = [p.read_text() for p in [ROOT / "README.md", *NOTEBOOKS]]
+    assert any(f"img/{path.name}" in text for text in texts), f"img/{path.name} is in no notebook and not in the README"
+    for text in texts:
+        for shown in re.findall(r"\(\.\./img/([\w.-]+\.svg)\)", text):
+            assert (ROOT / "img" / shown).is_file(), f"a notebook shows img/{shown}, which does not exist"
+
+
 SECTION_MINUTES = re.compile(r"^#{2,3} .*\*\((\d+) min\b", flags=re.MULTILINE)
 DURATION = r"(\d+½? (?:s|min))"
 

@@ -76,11 +76,10 @@ class Generator(nn.Module):
         level, alpha = self.stage
         x = F.leaky_relu(self.project(pixel_norm(z)), 0.2).view(-1, self.channels[0], 7, 7)
         x = pixel_norm(self.blocks[0](pixel_norm(x)))                              # N×c7×7×7
-        previous = x
         for grown in range(1, level + 1):                                        # 7 → 14 → 28
-            previous = x
-            x = pixel_norm(self.blocks[grown](F.interpolate(x, scale_factor=2)))  # N×c'×2r×2r
-        image = self.to_image[level](x)                                          # N×1×r×r
+            previous = x                                                         # N×c×s×s
+            x = pixel_norm(self.blocks[grown](F.interpolate(x, scale_factor=2)))  # N×c'×2s×2s
+        image = self.to_image[level](x)                                          # N×1×side×side
         if level > 0 and alpha < 1:                       # the old, smaller image, enlarged, blended with the new one
             old = F.interpolate(self.to_image[level - 1](previous), scale_factor=2)
             image = fade_in(old, image, alpha)
@@ -202,7 +201,8 @@ def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: Progressi
 
     The record holds, every ``log_every`` steps, the time, images seen, level, α and the losses (``history``), and
     the generator's images for ``snapshot_count`` fixed latents at the end of every phase (``snapshots``, at the
-    stage's own size, enlarged to 28×28 with nearest-neighbour so the 7×7 ones look as blocky as they are).
+    stage's own size, enlarged to 28×28 with nearest-neighbour so the 7×7 ones look as blocky as they are), with the
+    stage and the second of each (``snapshot_stages``, ``snapshot_seconds``).
     """
     check_digit_batch(images)
     real = to_tanh_range(images)
@@ -212,7 +212,7 @@ def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: Progressi
     step = make_gan_step(gan.generator, gan.discriminator, g_opt, d_opt, gan.latent_dim, loss=recipe.loss)
     fixed = gan.sample_latent(snapshot_count, rng=5)
     history: dict[str, list[float]] = {name: [] for name in ("seconds", "images", "level", "alpha", "d_loss", "g_loss")}
-    snapshots, snapshot_stages = [], []
+    snapshots, snapshot_stages, snapshot_seconds = [], [], []
     pending: list[dict[str, torch.Tensor]] = []
     phase_ends = torch.tensor(recipe.phases, dtype=torch.float64).cumsum(0).tolist()    # the same moments for both
     next_snapshot, steps, phase, started = 0, 0, None, time.perf_counter()
@@ -223,6 +223,7 @@ def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: Progressi
         while next_snapshot < len(phase_ends) and (fraction >= phase_ends[next_snapshot] - 1e-9 or fraction >= 1.0):
             snapshots.append(F.interpolate(gan.decode(fixed).cpu(), size=28, mode="nearest"))
             snapshot_stages.append(gan.stage)
+            snapshot_seconds.append(elapsed)
             next_snapshot += 1
         if fraction >= 1.0:
             break
@@ -251,5 +252,6 @@ def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: Progressi
     gan.eval()
     return {"history": history, "snapshots": torch.stack(snapshots),
             "snapshot_stages": torch.tensor([[lv, a] for lv, a in snapshot_stages]),
+            "snapshot_seconds": torch.tensor(snapshot_seconds),
             "train_seconds": time.perf_counter() - started, "steps": steps, "images_seen": steps * recipe.batch_size,
             "device": str(gan.device)}
