@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +105,8 @@ class Experiment:
     """An exercise whose answer is a measurement: change something, run it, hand over the outcome.
 
     ``judge(outcome)`` returns ``(passed, message)``: whether the outcome shows what the experiment is about, and
-    what it shows. An outcome of ``None`` is an experiment not run yet; any other outcome is a dict, and anything else
-    is refused before ``judge`` sees it. ``expects`` describes that dict (``"a dict with ..."``), for the message when
-    an outcome cannot be read.
+    what it shows. An outcome of ``None`` is an experiment not run yet. ``expects`` describes the outcome the
+    experiment cell hands over (``"a dict with ..."``), for the message when an outcome cannot be read.
     """
 
     name: str
@@ -120,9 +119,6 @@ class Experiment:
             return Feedback(NOT_ATTEMPTED, f"… {self.name}: not run yet — make the change the exercise asks for, run "
                                            "the cell, and check again.")
         advice = "run the experiment cell as given, changing only what the exercise asks."
-        if not isinstance(outcome, Mapping):
-            return Feedback(ERROR, f"✗ {self.name}: could not read the outcome: expected {self.expects}, "
-                                   f"got a {type(outcome).__name__} ({_short(outcome)}); {advice}")
         try:
             passed, message = self.judge(outcome)
         except Exception as error:  # an unexpected outcome must become feedback, not a stack trace
