@@ -24,9 +24,14 @@ PRESENT = """([h, v]) => {
 
 
 @pytest.fixture(scope="module")
-def decks():
-    """Build the decks exactly as `make slides` does (quick mode), once for this module."""
-    env = dict(os.environ, COURSE_QUICK="1", PYTHONPATH=str(ROOT))
+def decks(tmp_path_factory):
+    """Build the decks as `make slides` does on a first run (quick mode, an empty cache), once for this module.
+
+    The empty cache makes every deck show its first-run output (progress bars, "trained and cached" lines), the
+    tallest a slide can get, whatever other tests have cached meanwhile.
+    """
+    cache = tmp_path_factory.mktemp("slides-cache")
+    env = dict(os.environ, COURSE_QUICK="1", PYTHONPATH=str(ROOT), COURSE_CACHE=str(cache))
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(SLIDES)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, f"make slides failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
