@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.profiler import ProfilerActivity
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.arguments import non_negative_int, positive_float, positive_int
 from course_utils.data import Minibatches, load_mnist, to_tanh_range
 from course_utils.device import autocast_dtype, describe_device, get_device, memory_format
 from course_utils.captured import graphs_enabled
@@ -202,28 +203,34 @@ def datasheet_peak(device: torch.device) -> float | None:
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:
+    """``"28x64,64x256"`` → ``[(28, 64), (64, 256)]``: an argparse type, so a bad item stops the command at once."""
     configs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         size, _, batch = item.partition("x")
         if size not in ("28", "64") or not batch.isdigit() or int(batch) < 1:
-            raise SystemExit(f"--configs {item!r}: write SIZExBATCH with SIZE 28 or 64, e.g. 64x64")
+            raise argparse.ArgumentTypeError(f"{item!r}: write SIZExBATCH, SIZE 28 or 64 and BATCH ≥ 1, e.g. 64x64")
         configs.append((int(size), int(batch)))
     return configs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="28x64,28x256,64x64,64x256", help="comma-separated SIZExBATCH")
-    parser.add_argument("--seconds", type=float, default=3.0, help="least timed seconds per row")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps before each timed region")
-    parser.add_argument("--compiled", default="", help="configurations to also time with torch.compile, e.g. 64x64")
-    parser.add_argument("--profile", default="", help="configurations to profile (kernels of one eager step), e.g. 64x64")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's choice)")
+    parser.add_argument("--configs", type=parse_configs, default="28x64,28x256,64x64,64x256",
+                        help="comma-separated SIZExBATCH")
+    parser.add_argument("--seconds", type=positive_float, default=3.0, help="least timed seconds per row")
+    parser.add_argument("--warmup", type=non_negative_int, default=10, help="untimed steps before each timed region")
+    parser.add_argument("--compiled", type=parse_configs, default="",
+                        help="configurations to also time with torch.compile, e.g. 64x64")
+    parser.add_argument("--profile", type=parse_configs, default="",
+                        help="configurations to profile (kernels of one eager step), e.g. 64x64")
+    parser.add_argument("--peak-tflops", type=positive_float, default=None,
+                        help="the GPU's dense bf16 peak, if not in the table")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for PyTorch (default: PyTorch's choice)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    configs, compiled = parse_configs(args.configs), set(parse_configs(args.compiled))
+    configs, compiled = args.configs, set(args.compiled)
     device = get_device()
     peak = args.peak_tflops or datasheet_peak(device)
     measured = matmul_tflops(device) if device.type == "cuda" else None
@@ -264,7 +271,7 @@ def main() -> None:
             records.append(record)
             print(f"  {size}×{size}, batch {batch}, {name}: {rate:,.1f} steps/s ({record['mode']})", flush=True)
 
-    for size, batch in parse_configs(args.profile):
+    for size, batch in args.profile:
         print()
         print(profile(size, batch, device))
     if not records:

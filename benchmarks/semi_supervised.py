@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.arguments import positive_int
 from course_utils.checkpoints import pretrained
 from course_utils.data import load_mnist
 from course_utils.device import describe_device, get_device
@@ -35,8 +36,8 @@ METHODS = {"semi_supervised": lambda per_class, draw: SemiSupervisedRecipe(per_c
            "supervised": lambda per_class, draw: baseline_recipe(per_class=per_class, label_seed=draw)}
 
 
-def parse_labels(text: str, num_train: int, num_classes: int = 10) -> list[int | None]:
-    """``"20,100,all"`` → per-class counts ``[2, 10, None]`` (None: every training digit labelled)."""
+def parse_labels(text: str, num_classes: int = 10) -> list[int | None]:
+    """``"20,100,all"`` → per-class counts ``[2, 10, None]`` (None: every training digit labelled); argparse type."""
     counts: list[int | None] = []
     for item in text.split(","):
         item = item.strip()
@@ -45,8 +46,8 @@ def parse_labels(text: str, num_train: int, num_classes: int = 10) -> list[int |
         elif item.isdigit() and int(item) > 0 and int(item) % num_classes == 0:
             counts.append(int(item) // num_classes)
         else:
-            raise SystemExit(f"--labels {item!r}: give label counts that are positive multiples of {num_classes} "
-                             f"(an equal number per digit), or 'all' ({num_train:,} training digits)")
+            raise argparse.ArgumentTypeError(f"{item!r}: give label counts that are positive multiples of "
+                                             f"{num_classes} (an equal number per digit), or 'all'")
     return counts
 
 
@@ -57,25 +58,29 @@ def score(info: dict, method: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", default="100", help="comma-separated label counts (multiples of 10) or 'all'")
-    parser.add_argument("--draws", type=int, default=3, help="label draws per count (seeds 0, 1, …)")
+    parser.add_argument("--labels", type=parse_labels, default="100",
+                        help="comma-separated label counts (multiples of 10) or 'all'")
+    parser.add_argument("--draws", type=positive_int, default=3, help="label draws per count (seeds 0, 1, …)")
     parser.add_argument("--ablation", action="store_true", help="also the ablation rows, on the first draw")
     parser.add_argument("--record", default=None, metavar="PATH",
                         help="also write the records, with the command and date, to this JSON file (notebook 07 plots "
                              "course_utils/recorded/semi_supervised_labels.json)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's choice)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for PyTorch (default: PyTorch's choice)")
     args = parser.parse_args()
-    if args.draws < 1:
-        parser.error("--draws must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device()
     train_labels = load_mnist("train")[1]
+    fewest = int(torch.bincount(train_labels).min())
+    if any(per_class is not None and per_class > fewest for per_class in args.labels):
+        parser.error(f"argument --labels: the {len(train_labels):,} training digits have only {fewest} of their "
+                     f"rarest digit: ask for at most {10 * fewest} labels, or 'all'")
     print(f"device: {describe_device(device)}; {len(train_labels):,} training digits; load average "
           f"{os.getloadavg()[0]:.1f}")
 
     records, rows = [], []
-    for per_class in parse_labels(args.labels, len(train_labels)):
+    for per_class in args.labels:
         labels = len(train_labels) if per_class is None else 10 * per_class
         for method, recipe_for in METHODS.items():
             infos = [pretrained(recipe_for(per_class, draw), device, verbose=False)[1] for draw in range(args.draws)]

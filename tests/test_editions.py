@@ -12,7 +12,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from build_editions import NOTEBOOKS, SOLUTION_TAG, STUB, student_edition, write_edition  # noqa: E402
+from build_editions import NOTEBOOKS, SOLUTION_TAG, STUB, main, student_edition, write_edition  # noqa: E402
+from output_folder import OutputFolderError, marker  # noqa: E402
 
 REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", flags=re.MULTILINE | re.DOTALL)
 
@@ -56,6 +57,64 @@ def test_every_exercise_cell_has_a_solution(path):
 def test_the_builder_refuses_an_unknown_edition(tmp_path):
     with pytest.raises(ValueError, match="edition must be 'student' or 'instructor', got 'teacher'"):
         write_edition("teacher", tmp_path)
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too), by relative path."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_folder_the_builder_did_not_write_is_refused_and_kept(tmp_path, capsys):
+    mine = tmp_path / "myhome"
+    (mine / "project").mkdir(parents=True)
+    (mine / "thesis.tex").write_text("untracked work")
+    (mine / "project" / ".env").write_text("SECRET=1")
+    before = _contents(mine)
+    assert main(["student", "--out", str(mine)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and ": error: " in error, "one line, in the style of argparse"
+    assert str(mine.resolve()) in error and "not written by build_editions.py" in error
+    assert _contents(mine) == before and sorted(p.name for p in tmp_path.iterdir()) == ["myhome"], \
+        "nothing deleted, nothing left behind"
+    with pytest.raises(OutputFolderError):
+        write_edition("instructor", mine, NOTEBOOKS[:1])
+
+
+def test_the_notebooks_folder_and_any_folder_of_source_notebooks_are_refused(tmp_path, capsys):
+    before = _contents(ROOT / "notebooks")
+    for out in (ROOT / "notebooks", ROOT):
+        assert main(["student", "--out", str(out)]) == 2
+        assert "holds the source notebooks" in capsys.readouterr().err
+    assert _contents(ROOT / "notebooks") == before
+    sources = tmp_path / "sources"  # only a notebook and even the builder's marker: still a folder of sources
+    sources.mkdir()
+    (sources / NOTEBOOKS[0].name).write_bytes(NOTEBOOKS[0].read_bytes())
+    (sources / marker("build_editions")).write_text("")
+    with pytest.raises(OutputFolderError, match="holds the source notebooks"):
+        write_edition("student", sources, [sources / NOTEBOOKS[0].name])
+    assert sorted(p.name for p in sources.iterdir()) == sorted([NOTEBOOKS[0].name, marker("build_editions")])
+
+
+def test_a_second_run_replaces_the_builders_own_output(tmp_path, capsys):
+    out = tmp_path / "build" / "student"
+    assert main(["student", "--out", str(out)]) == 0 and (out / marker("build_editions")).is_file()
+    (out / "stale.ipynb").write_text("{}")  # e.g. a notebook since renamed: the folder is the builder's own
+    written = write_edition("instructor", out, NOTEBOOKS[:2])
+    assert sorted(p.name for p in out.iterdir()) == sorted([marker("build_editions")] + [p.name for p in written])
+    assert nbformat.read(written[0], as_version=4).cells == nbformat.read(NOTEBOOKS[0], as_version=4).cells
+    assert sorted(p.name for p in out.parent.iterdir()) == ["student"], "no temporary folder left behind"
+
+
+def test_a_failed_write_leaves_the_previous_output_as_it_was(tmp_path):
+    out = tmp_path / "student"
+    write_edition("student", out, NOTEBOOKS[:2])
+    before = _contents(out)
+    broken = tmp_path / "99_broken.ipynb"
+    broken.write_text("{ not a notebook")
+    with pytest.raises(Exception):
+        write_edition("student", out, [NOTEBOOKS[0], broken])
+    assert _contents(out) == before, "the edition is written elsewhere first, then moved into place"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["99_broken.ipynb", "student"], "the partial copy is gone"
 
 
 @pytest.fixture(scope="module")

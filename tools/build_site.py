@@ -12,7 +12,8 @@ state, honour the ``remove-cell``/``remove-input`` tags, and Sphinx's search (a 
 tag) works from file:// with no server, where mkdocs-material's fetches its index and needs a plugin for that. Nothing is fetched when a page is opened: MathJax 2 and the widget renderer are copied from
 pinned npm packages (``npm_vendor.py``, cached in ``build/vendor-cache/``, as for the slides) instead of Sphinx's
 and MyST-NB's CDN defaults, the theme loads no web fonts or analytics, and the build fails if a page would still
-load anything from another host. Open ``<out>/index.html`` in a browser, offline.
+load anything from another host. Open ``<out>/index.html`` in a browser, offline. ``--out`` and ``--work`` are
+written as fresh folders that replace only a new or empty folder, or this tool's earlier output (``output_folder.py``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from npm_vendor import VendorError, fetch_vendor  # noqa: E402  (tools/ is no package)
-
 ROOT = Path(__file__).resolve().parents[1]
+TOOL = Path(__file__).stem
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]  # tools/ is no package; benchmarks/ is found from the root
+from benchmarks.arguments import positive_int  # noqa: E402
+from npm_vendor import VendorError, fetch_vendor  # noqa: E402
+from output_folder import OutputFolderError, fresh_folder  # noqa: E402
+
 VENDOR = ["mathjax", "requirejs", "@jupyter-widgets/html-manager"]
 MATHJAX = "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML"  # relative to <out>/_static
 README_SECTIONS = ("Two commands", "The notebooks", "Student and instructor editions")  # shown besides its top
@@ -169,13 +173,23 @@ def check_offline(out: Path) -> None:
 
 def build(notebooks: list[Path], out: Path, work: Path, cache: Path, *, quick: bool = True, edition: str = "student",
           executed: Path | None = None, timeout: int = 900) -> list[Path]:
-    """Write the site into ``out`` (its sources go to ``work``); returns the notebook pages."""
+    """Write the site into ``out`` (its sources go to ``work``), replacing both; returns the notebook pages.
+
+    Each of ``out`` and ``work`` must be new, empty or this tool's earlier output (else OutputFolderError)."""
+    sources = [path.parent for path in notebooks]
+    with fresh_folder(out, TOOL, sources) as site, fresh_folder(work, TOOL, sources) as site_sources:
+        render(notebooks, site, site_sources, cache, quick=quick, edition=edition, executed=executed, timeout=timeout)
+    return [out / "notebooks" / f"{path.stem}.html" for path in notebooks]
+
+
+def render(notebooks: list[Path], out: Path, work: Path, cache: Path, *, quick: bool, edition: str,
+           executed: Path | None, timeout: int) -> None:
+    """Execute (or take) the notebooks, write Sphinx's sources into the empty folder ``work`` and the site into the
+    empty folder ``out``."""
     from build_editions import student_edition  # imported here so that --help works without nbgrader and Sphinx
     from sphinx.application import Sphinx
 
-    for folder in (out, work):
-        shutil.rmtree(folder, ignore_errors=True)
-    (work / "notebooks").mkdir(parents=True)
+    (work / "notebooks").mkdir()
     (work / "_static").mkdir()
     (work / "_static" / "course.css").write_text(CSS, encoding="utf-8")
     (work / "_static" / "widget-paths.js").write_text(WIDGET_PATHS, encoding="utf-8")
@@ -207,7 +221,6 @@ def build(notebooks: list[Path], out: Path, work: Path, cache: Path, *, quick: b
     shutil.rmtree(out / ".doctrees", ignore_errors=True)
     fetch_vendor(out / "_static", cache, VENDOR, needed_by="`make site`")
     check_offline(out)
-    return [out / "notebooks" / f"{path.stem}.html" for path in notebooks]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="publish the student edition (default: solutions replaced by stubs, their discussion "
                              "left out, as `make student` writes it) or the instructor edition (the notebooks as "
                              "they are); ignored with --executed")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds one cell may run")
+    parser.add_argument("--timeout", type=positive_int, default=900, help="seconds one cell may run")
     args = parser.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     quick = not args.full and args.executed is None
@@ -240,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         pages = build(notebooks, args.out.resolve(), args.work.resolve(), args.cache.resolve(), quick=quick,
                       edition=args.edition,
                       executed=args.executed.resolve() if args.executed else None, timeout=args.timeout)
+    except OutputFolderError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     except (SiteError, VendorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

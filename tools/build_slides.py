@@ -4,6 +4,8 @@ Each notebook is executed (set ``COURSE_QUICK=1`` for speed) and exported with n
 script, style and font a deck needs — reveal.js, require.js, jQuery, MathJax and the widget renderer — is copied
 from packages of the npm registry (fetched once with ``npm pack``, integrity-checked by npm, then cached) into
 ``<out>/vendor/``, and figures are embedded, so the decks work with no internet. ``<out>/index.html`` links them all.
+``--out`` is written as a fresh folder that replaces only a new or empty folder, or this tool's earlier output
+(``output_folder.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from traitlets.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from npm_vendor import VendorError, fetch_vendor  # noqa: E402  (tools/ is no package)
+from output_folder import OutputFolderError, fresh_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).resolve().parent / "slides_template"
@@ -96,24 +99,26 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
 
 
 def build(notebooks: list[Path], out: Path, cache: Path, run: bool = True, timeout: int = 900) -> list[Path]:
-    """Write one deck per notebook and an index page into ``out``; returns the deck paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    fetch_vendor(out, cache, VENDOR, needed_by="`make slides`")
+    """Write one deck per notebook and an index page into ``out``, replacing it; returns the deck paths.
+
+    ``out`` must be new, empty or this tool's earlier output, and hold no source notebook (else OutputFolderError)."""
     exporter = SlidesExporter(config=Config(LOCAL_URLS))
-    decks, rows = [], []
-    for path in notebooks:
-        print(f"slides: {path.name}", flush=True)
-        notebook = nbformat.read(path, as_version=4)
-        if run:
-            execute(notebook, path, timeout)
-        embed_markdown_images(notebook, path.parent)
-        body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
-        deck = out / f"{path.stem}.slides.html"
-        deck.write_text(body, encoding="utf-8")
-        decks.append(deck)
-        rows.append(f'<li><a href="{deck.name}">{html.escape(notebook_title(notebook, path.stem))}</a></li>')
-    (out / "index.html").write_text(INDEX.format(items="\n".join(rows)), encoding="utf-8")
-    return decks
+    rows = []
+    with fresh_folder(out, Path(__file__).stem, [path.parent for path in notebooks]) as folder:
+        fetch_vendor(folder, cache, VENDOR, needed_by="`make slides`")
+        for path in notebooks:
+            print(f"slides: {path.name}", flush=True)
+            notebook = nbformat.read(path, as_version=4)
+            if run:
+                execute(notebook, path, timeout)
+            embed_markdown_images(notebook, path.parent)
+            body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": path.stem,
+                                                                                    "path": str(path.parent)}})
+            deck = folder / f"{path.stem}.slides.html"
+            deck.write_text(body, encoding="utf-8")
+            rows.append(f'<li><a href="{deck.name}">{html.escape(notebook_title(notebook, path.stem))}</a></li>')
+        (folder / "index.html").write_text(INDEX.format(items="\n".join(rows)), encoding="utf-8")
+    return [out / f"{path.stem}.slides.html" for path in notebooks]
 
 
 INDEX = """<!DOCTYPE html>
@@ -141,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must render inline
     try:
         decks = build(notebooks, args.out, args.cache, run=not args.no_execute)
+    except OutputFolderError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     except (SlidesError, VendorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 # npm package -> (pinned version, folder name under vendor/, the parts of the package that pages load).
@@ -46,15 +47,19 @@ def fetch_vendor(out: Path, cache: Path, packages: list[str], needed_by: str = "
         target = out / "vendor" / folder
         if target.exists():
             continue
-        partial = target.with_name(folder + ".partial")  # renamed when complete, so an interrupted copy is redone
-        shutil.rmtree(partial, ignore_errors=True)
-        with tarfile.open(tarball) as archive:
-            members = [m for m in archive.getmembers()
-                       if any(_inside(m.name.split("/", 1)[-1], part) for part in parts) and (m.isfile() or m.isdir())]
-            for member in members:
-                member.name = member.name.split("/", 1)[-1]
-            archive.extractall(partial, members=members, filter="data")
-        partial.rename(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder}-", suffix=".partial", dir=target.parent))
+        try:  # renamed when complete; deleted (it is this call's own folder) if the copy fails
+            with tarfile.open(tarball) as archive:
+                members = [m for m in archive.getmembers() if (m.isfile() or m.isdir())
+                           and any(_inside(m.name.split("/", 1)[-1], part) for part in parts)]
+                for member in members:
+                    member.name = member.name.split("/", 1)[-1]
+                archive.extractall(partial, members=members, filter="data")
+            partial.rename(target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
 
 
 def _inside(name: str, part: str) -> bool:

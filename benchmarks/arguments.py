@@ -1,0 +1,58 @@
+"""Argument types for the command-line tools of ``benchmarks/`` and ``tools/``: ``type=positive_float`` and so on.
+
+A bad number stops the command with argparse's one-line error (``argument --seconds: 'nan' is not a finite number``,
+exit code 2) before it starts any work, instead of hanging or training on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def finite_float(text: str) -> float:
+    """A number that is neither NaN nor infinite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number above 0, e.g. ``--seconds 3``."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0")
+    return value
+
+
+def whole_number(text: str) -> int:
+    """An integer written without a decimal point, e.g. ``--seed 3``."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number ≥ 0, e.g. ``--warmup 0``."""
+    value = whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is below 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1, e.g. ``--threads 2``."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
+def positive_ints(text: str) -> list[int]:
+    """Comma-separated whole numbers ≥ 1, e.g. ``--epochs 20,40,60`` (empty items are skipped)."""
+    return [positive_int(item.strip()) for item in text.split(",") if item.strip()]
