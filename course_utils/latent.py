@@ -7,6 +7,7 @@ student can check with a number that adding an attribute vector did what it shou
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -22,20 +23,44 @@ def check_latents(z: torch.Tensor, latent_dim: int) -> None:
                          "one vector needs .unsqueeze(0)")
 
 
-def sample_latent(n: int, latent_dim: int, device: torch.device | str | None = None,
-                  rng: int | torch.Generator | None = None) -> torch.Tensor:
-    """``n`` latent vectors z ~ N(0, I) of size ``latent_dim``: the prior p(z) of every course model.
+PRIORS: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {"normal": ("N(0, I)", torch.randn),
+                                                               "uniform": ("U[0, 1]", torch.rand)}
+"""The priors p(z) a course model can draw its latents from, name → (how it is written, how it is drawn)."""
 
-    ``rng`` (a seed or a ``torch.Generator``) makes them repeatable; they are then drawn on the CPU and moved to
-    ``device``, so a seed gives the same vectors on every machine. Without it they are drawn on ``device`` directly.
+
+def check_count(n, name: str = "n") -> int:
+    """``n`` as an ``int`` if it is a whole number ≥ 0 (a NumPy integer counts); a ``ValueError`` naming it, its value
+    and what is expected otherwise. A float (even 2.0) and a bool are refused: a count that is not an integer is a
+    bug."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        hint = f"; use int({name})" if isinstance(n, float) and n.is_integer() else ""
+        raise ValueError(f"{name} must be an integer ≥ 0 (how many to draw), got {n!r} of type "
+                         f"{type(n).__name__}{hint}")
+    if n < 0:
+        raise ValueError(f"{name} must be an integer ≥ 0 (how many to draw), got {n}")
+    return int(n)
+
+
+def sample_latent(n: int, latent_dim: int, device: torch.device | str | None = None,
+                  rng: int | torch.Generator | None = None, prior: str = "normal") -> torch.Tensor:
+    """``n`` latent vectors of size ``latent_dim`` from the ``prior``: z ~ N(0, I) (``"normal"``, the prior p(z) of
+    every course model but one) or z ~ U[0, 1]^latent_dim (``"uniform"``, the semi-supervised GAN's).
+
+    ``n`` must be an integer ≥ 0 (:func:`check_count`); ``n`` = 0 gives an empty 0×latent_dim batch. ``rng`` (a seed
+    or a ``torch.Generator``) makes them repeatable; they are then drawn on the CPU and moved to ``device``, so a seed
+    gives the same vectors on every machine. Without it they are drawn on ``device`` directly.
     """
+    n = check_count(n)
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {prior!r}")
+    draw = PRIORS[prior][1]
     if rng is None:
-        return torch.randn(n, latent_dim, device=device)
+        return draw(n, latent_dim, device=device)
     if isinstance(rng, bool) or not isinstance(rng, (int, torch.Generator)):
         raise ValueError(f"rng must be a seed (int), a torch.Generator or None, got {rng!r}")
     if isinstance(rng, int):
         rng = torch.Generator().manual_seed(rng)
-    return torch.randn(n, latent_dim, generator=rng).to(device)
+    return draw(n, latent_dim, generator=rng).to(device)
 
 
 def _check_pair(z0: torch.Tensor, z1: torch.Tensor) -> None:

@@ -22,9 +22,9 @@ from .checkpoints import pretrained
 from .data import load_mnist
 from .metrics import sample_quality
 from .models.classifier import ClassifierRecipe
-from .models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
+from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
-from .models.flow import FlowModel, FlowRecipe
+from .models.flow import FlowRecipe
 from .models.mlp_gan import MLPGANRecipe
 from .models.semi_supervised_gan import SemiSupervisedRecipe
 from .models.sngan import SNGANRecipe
@@ -78,13 +78,13 @@ class Judge:
 def samples_of(name: str, device=None, samples: int = 1000, seed: int = 0,
                overrides: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """Train (or load) the model called ``name`` and draw ``samples`` images with ``seed``: returns the images, the
-    class asked for each (a class-conditional model is asked for every class equally often, in order; None for the
-    others) and the model's training ``info``."""
+    class asked for each (``model.default_labels(samples)``: a class-conditional model is asked for every class
+    equally often; None for the others) and the model's training ``info``."""
     model, info = pretrained(recipe_for(name, **(overrides or {})), device)
-    if isinstance(model, ConditionalGAN) or (isinstance(model, FlowModel) and model.conditional):
-        labels = classes_in_order(samples, model.num_classes, model.device)
-        return model.sample(samples, rng=seed, labels=labels), labels, info
-    return model.sample(samples, rng=seed), None, info
+    labels = model.default_labels(samples)
+    if labels is None:
+        return model.sample(samples, rng=seed), None, info
+    return model.sample(samples, rng=seed, labels=labels), labels, info
 
 
 def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, overrides: dict | None = None) -> dict:
