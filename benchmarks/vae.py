@@ -5,7 +5,7 @@ measures the negative ELBO and an importance-weighted estimate of −log p(x), i
 10,000-digit MNIST test set read from IDX files. Two training loops, measured in the same run:
 
 * reference — a straightforward loop: Adam 1e-3, batch 128, summed BCE + KL, a ``DataLoader``, ``.item()`` each step;
-* recipe    — ``course_utils.models.vae.fit_vae`` with ``VAERecipe`` as notebook 03 uses it: one-cycle learning rate,
+* recipe    — ``VAERecipe.train_on`` (the course's engine) as notebook 03 uses it: one-cycle learning rate,
   larger batches, minibatches sliced on the device, the course's ``train`` loop.
 
     PYTHONPATH=. .venv/bin/python benchmarks/vae.py --test-dir ../shared/data/mnist/raw
@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.arguments import positive_int, positive_ints
 from benchmarks.mnist_idx import load_mnist_idx
 from course_utils.data import load_mnist
 from course_utils.losses import gaussian_kl
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae, fit_vae
+from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
 
 
 def reference_training(model: VAE, rows: torch.Tensor, epochs: int) -> None:
@@ -59,10 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test-dir", default=os.environ.get("MNIST_TEST_DIR"),
                         help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) (or MNIST_TEST_DIR)")
-    parser.add_argument("--epochs", default="20,40,60", help="recipe epoch counts to measure, comma-separated")
-    parser.add_argument("--reference-epochs", default="10,50", help="reference-loop epoch counts, comma-separated")
-    parser.add_argument("--iwae-samples", type=int, default=100, help="importance samples for the log p(x) estimate")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (the target machine has 2 cores)")
+    parser.add_argument("--epochs", type=positive_ints, default="20,40,60",
+                        help="recipe epoch counts to measure, comma-separated")
+    parser.add_argument("--reference-epochs", type=positive_ints, default="10,50",
+                        help="reference-loop epoch counts, comma-separated")
+    parser.add_argument("--iwae-samples", type=positive_int, default=100,
+                        help="importance samples for the log p(x) estimate")
+    parser.add_argument("--threads", type=positive_int, default=2,
+                        help="CPU threads for PyTorch (the target machine has 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if not args.test_dir:
@@ -76,8 +81,7 @@ def main() -> None:
     print(f"training digits: {len(rows):,} (bundled); test digits: {len(test_images):,} from {args.test_dir}; "
           f"{args.threads} CPU thread(s); load average now {os.getloadavg()[0]:.1f}")
 
-    runs = [("reference", int(e)) for e in args.reference_epochs.split(",") if e] + \
-           [("recipe", int(e)) for e in args.epochs.split(",") if e]
+    runs = [("reference", epochs) for epochs in args.reference_epochs] + [("recipe", epochs) for epochs in args.epochs]
     results = []
     for loop, epochs in runs:
         torch.manual_seed(args.seed)
@@ -86,7 +90,7 @@ def main() -> None:
             wall, cpu = timed(lambda: reference_training(model, rows, epochs))
         else:
             recipe = VAERecipe(images_seen=epochs * len(rows))
-            wall, cpu = timed(lambda: fit_vae(model, rows, recipe, progress=False))
+            wall, cpu = timed(lambda: recipe.train_on(model, train_images, progress=False))
         torch.manual_seed(args.seed + 1)
         scores = evaluate_vae(model, test_images, samples=args.iwae_samples)
         results.append((loop, epochs, wall, cpu, scores))

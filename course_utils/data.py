@@ -268,6 +268,21 @@ def check_digit_batch(x: torch.Tensor) -> None:
     check_pixel_range(x)
 
 
+def check_labels(labels: torch.Tensor, count: int, num_classes: int = 10) -> torch.Tensor:
+    """``labels`` if it holds ``count`` integer classes in 0 … num_classes − 1; a ValueError naming the fix otherwise."""
+    if not isinstance(labels, torch.Tensor):
+        raise ValueError(f"labels must be a tensor of class indices, got {type(labels).__name__}; "
+                         "use torch.tensor(labels)")
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}; use labels.long()")
+    if labels.shape != (count,):
+        raise ValueError(f"expected one label per example, a tensor of shape ({count},), got {tuple(labels.shape)}")
+    if count and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"class labels must lie in 0 … {num_classes - 1}, got values from {labels.min().item()} "
+                         f"to {labels.max().item()}")
+    return labels
+
+
 def flatten_digits(x: torch.Tensor) -> torch.Tensor:
     """Check that ``x`` holds MNIST images (N×1×28×28 or N×784, float, in [0, 1]) and return them as N×784 rows."""
     if not isinstance(x, torch.Tensor):

@@ -12,15 +12,21 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from .captured import capture_step, optimizer_options, speed_line
-from .data import Minibatches
+from .captured import capture_step, optimizer_options
+from .config import budget
+from .data import Minibatches, to_tanh_range
+from .device import memory_format
 from .latent import sample_latent
 from .losses import GAN_LOSSES
-from .train import History, train
+from .models.generative import Checkpoints, Snapshots, evenly_spaced_epochs, progress_epochs, training_record
+from .recipe import Recipe
+from .train import History, RunningAverage, every_epoch, train
 
 
 def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -101,36 +107,39 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
             average: nn.Module | None = None, average_decay: float = 0.999,
             on_epoch_end: Callable[[int, History], None] | None = None, progress: bool = True,
             description: str = "GAN") -> History:
-    """Train ``generator`` (with a ``latent_dim``) and ``discriminator`` on ``data`` with Adam and :func:`make_gan_step`.
+    """Train ``generator`` (with a ``latent_dim``) and ``discriminator`` on ``data`` with Adam and :func:`make_gan_step`,
+    through the course's engine (:func:`course_utils.train.train`: divergence caught with advice, Ctrl-C keeps what
+    was learned, the last good weights restored).
 
     Both learn at rate ``lr`` unless ``d_lr`` gives the discriminator its own. The data stays on its device and is cut
     into shuffled minibatches (the last, incomplete one is dropped). With ``average`` (a copy of the generator), its
     weights follow G's as an exponential moving average after every step and its batch-norm statistics are
-    recalibrated at the end. Returns the history; the networks end in eval mode. A NaN, infinite or blown-up loss stops
-    training with :class:`~course_utils.train.TrainingDiverged` and advice. Fewer examples than one batch, or no
+    recalibrated at the end. Returns the history; the networks end in eval mode. Fewer examples than one batch, or no
     epochs, would train nothing without a word, so they raise a ``ValueError`` instead.
     """
-    if not isinstance(epochs, numbers.Integral) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}: fewer would leave the networks untrained")
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if len(data) < batch_size:
         raise ValueError(f"got {len(data)} examples for batch_size={batch_size}: the last incomplete batch is dropped, so "
                          f"not one step would run; use batch_size={len(data)} or less, or more data")
-    training_step = make_training_step(generator, discriminator, device=data.device, lr=lr, d_lr=d_lr, betas=betas,
-                                       loss=loss, autocast_dtype=autocast_dtype, average=average,
-                                       average_decay=average_decay)
-    generator.train(), discriminator.train()
-    history = train(training_step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs,
-                    on_epoch_end=on_epoch_end, progress=progress, description=description)
-    if progress and data.device.type == "cuda":               # on the CPU the progress bar's rate says it all
-        precision = "float32" if autocast_dtype is None else str(autocast_dtype).removeprefix("torch.")
-        print(speed_line(description, history, batch_size, data.device,
-                         f"{getattr(training_step, 'mode', 'eager')}, {precision}"))
-    if average is not None:
-        recalibrate_batch_norm(average, generator.latent_dim)
-    generator.eval(), discriminator.eval()
-    return history
+    g_opt, d_opt = adam_pair(generator, discriminator, device=data.device, g_lr=lr, d_lr=lr if d_lr is None else d_lr,
+                             betas=betas)
+    step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
+                         autocast_dtype=autocast_dtype)
+    players = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
+    running = None if average is None else RunningAverage(generator, average, average_decay, average, generator.latent_dim)
+    return train(step, Minibatches(data, batch_size=batch_size, drop_last=True), epochs, model=players,
+                 average=running, capture=True, on_epoch_end=on_epoch_end, progress=progress, description=description)
+
+
+def adam_pair(generator: nn.Module, discriminator: nn.Module, *, device: torch.device | str, g_lr: float, d_lr: float,
+              betas: tuple[float, float]) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for each player, with the options a captured step needs on CUDA (:func:`optimizer_options`)."""
+    options = optimizer_options(device)
+    return (torch.optim.Adam(generator.parameters(), lr=g_lr, betas=betas, **options),
+            torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=betas, **options))
 
 
 def make_training_step(generator: nn.Module, discriminator: nn.Module, *, device: torch.device | str, lr: float = 2e-4,
@@ -138,58 +147,95 @@ def make_training_step(generator: nn.Module, discriminator: nn.Module, *, device
                        loss: str = "non-saturating", autocast_dtype: torch.dtype | None = None,
                        average: nn.Module | None = None, average_decay: float = 0.999,
                        capture: bool = True, adam_options: dict | None = None) -> Callable:
-    """``fit_gan``'s step on ``device``: Adam for each player, :func:`make_gan_step`, then the running average if any.
-
-    On CUDA (and with ``capture``) the whole step is captured once as a CUDA graph and replayed
-    (:mod:`course_utils.captured`); elsewhere it runs as written. ``adam_options`` replaces the optimisers' extra
-    settings (by default what capture needs). ``benchmarks/dcgan_speed.py`` times this function.
+    """``fit_gan``'s step on ``device`` as the engine runs it: Adam for each player, :func:`make_gan_step`, then the
+    running average if any, captured as a CUDA graph on CUDA (with ``capture``). ``adam_options`` replaces the
+    optimisers' extra settings (by default what capture needs). ``benchmarks/dcgan_speed.py`` times this function.
     """
     options = adam_options if adam_options is not None else optimizer_options(device) if capture else {}
     g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, **options)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas, **options)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
                          autocast_dtype=autocast_dtype)
-    def step_and_average(real, *ignored):
-        values = step(real)
-        update_average(average, generator, average_decay)
-        return values
+    if average is not None:
+        running = RunningAverage(generator, average, average_decay)
 
-    training_step = step if average is None else step_and_average
-    return capture_step(training_step, device) if capture else training_step
+        def step_and_average(real, *ignored):
+            values = step(real)
+            running.update()
+            return values
+
+        step = step_and_average
+    return capture_step(step, device) if capture else step
 
 
-@torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """One step of an exponential moving average of ``model``'s weights: average ← decay·average + (1 − decay)·model.
+def training_images(gan: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """``images`` (N×1×28×28 in [0, 1], on the device to train on) in the GAN's [−1, 1] scale and in the layout the
+    device's convolutions run fastest in (channels-last on CUDA and the CPU); ``gan`` is moved to match."""
+    layout = memory_format(images.device)
+    gan.to(images.device, memory_format=layout)
+    return to_tanh_range(images).contiguous(memory_format=layout)
 
-    A GAN's generator keeps moving around a good solution as the two players chase each other; the average of its
-    recent weights (Karras et al., 2018; Yazıcı et al., 2019) sits nearer the middle. Buffers (batch-norm
-    statistics) are copied; :func:`recalibrate_batch_norm` fits them to the averaged weights at the end.
+
+def running_average(gan: nn.Module, decay: float) -> RunningAverage:
+    """The engine's :class:`~course_utils.train.RunningAverage` for a course GAN: ``gan.average_generator`` follows
+    ``gan.generator``, and ``gan.sampler`` (what ``decode`` runs) has its batch norm recalibrated at the end."""
+    return RunningAverage(gan.generator, gan.average_generator, decay, gan.sampler, gan.latent_dim)
+
+
+@dataclass(frozen=True)
+class GANRecipe(Recipe):
+    """What the course's convolutional GANs share (notebook 05's DCGAN, notebook 06's cGAN, SN-GAN and WGAN-GP): the
+    fields, and one way to train — a subclass brings its networks (``build``) and its game's step (``make_step``).
+
+    Defaults: a 16-dimensional latent, width 32, Adam with β = (0, 0.9) and D learning twice as fast as G, batches of
+    32, samples drawn from a running average of G's weights (``average_decay``; 0 samples from G itself), and the
+    training length in images (``images_seen``; quick mode: one epoch of 640 digits). ``checkpoints`` > 0 keeps that
+    many evenly spaced copies of G in the record, beside the epoch means of what training logged.
     """
-    if not 0.0 <= decay < 1.0:
-        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-    for mean, current in zip(average.parameters(), model.parameters()):
-        mean.lerp_(current, 1.0 - decay)
-    for mean, current in zip(average.buffers(), model.buffers()):
-        mean.copy_(current)
 
+    latent_dim: int = 16
+    width: int = 32
+    g_lr: float = 2e-4
+    d_lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    average_decay: float = 0.999
+    batch_size: int = 32
+    images_seen: int = field(default_factory=lambda: budget(full=768_000, quick=640))
+    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=640))
+    checkpoints: int = 0
 
-@torch.no_grad()
-def recalibrate_batch_norm(generator: nn.Module, latent_dim: int, batches: int = 20, batch_size: int = 256) -> None:
-    """Re-estimate a generator's batch-norm statistics from its own outputs on ``batches`` fresh batches of noise.
+    name = "GAN"
+    capturable: ClassVar[bool] = True
+    """Whether the step may be captured as a CUDA graph (fixed shapes, no host syncs, the same path every call)."""
 
-    An averaged generator's copied statistics belong to the weights it averages, not to its own; this replaces them
-    with plain averages over its own activations (momentum ``None``), then leaves the network in eval mode.
-    """
-    norms = [module for module in generator.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None                                    # a cumulative average over all batches below
-    generator.train()
-    device = next(generator.parameters()).device
-    for _ in range(batches):
-        generator(sample_latent(batch_size, latent_dim, device=device))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-    generator.eval()
+    def make_step(self, gan: nn.Module, g_optimizer: torch.optim.Optimizer,
+                  d_optimizer: torch.optim.Optimizer) -> Callable[..., dict[str, torch.Tensor]]:
+        """The game's step: one update of D and (every call, or every n-th) one of G; returns the values to log."""
+        raise NotImplementedError(f"{type(self).__name__} must say which game its step plays")
+
+    def fit(self, gan: nn.Module, device) -> dict:
+        """Train on the training digits; ``info`` holds the curves, the time, 16 samples of the same z as training
+        goes, and, with ``checkpoints``, the checkpoints' generators and epoch means
+        (:class:`~course_utils.models.generative.Checkpoints`)."""
+        images, labels = self.training_data(device)
+        epochs = self.epochs_for(len(images))
+        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
+        checkpoints = Checkpoints(gan, evenly_spaced_epochs(epochs, self.checkpoints)) if self.checkpoints else None
+        history = self.train_on(gan, images, labels if self.uses_labels else None,
+                                on_epoch_end=every_epoch(snapshots, checkpoints))
+        record = training_record(history, snapshots)
+        return record if checkpoints is None else {**record, "checkpoints": checkpoints.record()}
+
+    def train_steps(self, gan: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, *,
+                    on_epoch_end=None, progress: bool = True) -> History:
+        real = training_images(gan, images)
+        tensors = (real, labels) if self.uses_labels else (real,)
+        batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=True)
+        if len(batches) == 0:
+            raise ValueError(f"got {len(real)} images for batch_size={self.batch_size}: the last incomplete batch is "
+                             f"dropped, so not one step would run; use batch_size={len(real)} or less, or more images")
+        g_optimizer, d_optimizer = adam_pair(gan.generator, gan.discriminator, device=real.device, g_lr=self.g_lr,
+                                             d_lr=self.d_lr, betas=self.betas)
+        return train(self.make_step(gan, g_optimizer, d_optimizer), batches, self.epochs_for(len(real)), model=gan,
+                     average=running_average(gan, self.average_decay), capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description=self.name)

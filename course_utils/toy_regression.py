@@ -81,7 +81,8 @@ class MLPRegressor(nn.Module):
 
 def fit_regressor(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, epochs: int,
                   loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss, lr: float = 1e-2,
-                  batch_size: int = 128, progress: bool = False) -> History:
+                  batch_size: int = 128, progress: bool = False,
+                  on_epoch_end: Callable[[int, History], None] | None = None) -> History:
     """Train ``model`` in place so that ``model(inputs)`` matches ``targets`` under ``loss`` (the mean squared error
     unless told otherwise). Rows of ``inputs`` and ``targets`` are paired examples (x → y); returns the history."""
     if inputs.shape[0] != targets.shape[0]:
@@ -96,8 +97,5 @@ def fit_regressor(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
         optimizer.step()
         return {"loss": value}
 
-    model.train()
-    history = train(step, Minibatches(inputs, targets, batch_size=batch_size), epochs, progress=progress,
-                    description="regression")
-    model.eval()
-    return history
+    return train(step, Minibatches(inputs, targets, batch_size=batch_size), epochs, model=model, progress=progress,
+                 on_epoch_end=on_epoch_end, description="regression")

@@ -26,10 +26,10 @@ def trained_classifier(bundled_mnist):
     """A digit classifier trained briefly (2 epochs, a few seconds) on the bundled digits; shared by tests."""
     import torch
 
-    from course_utils.models.classifier import ClassifierRecipe, DigitClassifier, fit_classifier
+    from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
 
     (images, labels), _ = bundled_mnist
     torch.manual_seed(0)
     model = DigitClassifier()
-    fit_classifier(model, images, labels, ClassifierRecipe(epochs=2), progress=False)
+    ClassifierRecipe(epochs=2).train_on(model, images, labels, progress=False)
     return model

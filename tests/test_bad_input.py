@@ -9,11 +9,11 @@ from course_utils.device import seed_everything
 from course_utils.gan import fit_gan
 from course_utils.losses import importance_weighted_bound
 from course_utils.models.autoencoder import DigitAutoencoder
-from course_utils.models.classifier import ClassifierRecipe, DigitClassifier, fit_classifier
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator, fit_dcgan
+from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
+from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator
 from course_utils.models.mlp_gan import MLPGAN, MLPDiscriminator, MLPGANRecipe, MLPGenerator
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae, fit_vae
+from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
 from course_utils.train import BLOW_UP_FACTOR, BLOW_UP_FLOOR, TrainingDiverged, train
 
 BLOWN_UP = r"reached .*, over 1000× its size at the first step .*smaller learning rate"
@@ -31,7 +31,7 @@ def digits(bundled_mnist):
 def test_a_classifier_blown_up_by_a_huge_learning_rate_stops_with_advice(digits):
     torch.manual_seed(0)
     with pytest.raises(TrainingDiverged, match=r"loss " + BLOWN_UP):
-        fit_classifier(DigitClassifier(), *digits, ClassifierRecipe(lr=10, epochs=1), progress=False)
+        ClassifierRecipe(lr=10, epochs=1).train_on(DigitClassifier(), *digits, progress=False)
 
 
 def test_a_gan_blown_up_by_a_huge_learning_rate_stops_with_advice(digits):
@@ -45,17 +45,17 @@ def test_a_vae_blown_up_by_a_huge_learning_rate_stops_with_advice(bundled_mnist)
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
     with pytest.raises(TrainingDiverged, match=BLOWN_UP):
-        fit_vae(VAE(), images, VAERecipe(max_lr=10, images_seen=40_000), progress=False)
+        VAERecipe(max_lr=10, images_seen=40_000).train_on(VAE(), images, progress=False)
 
 
 def _fit_classifier(images, labels):
     """The course's classifier recipe for one epoch: its one-cycle schedule passes through the peak rate."""
-    return fit_classifier(DigitClassifier(), images, labels, ClassifierRecipe(epochs=1), progress=False)
+    return ClassifierRecipe(epochs=1).train_on(DigitClassifier(), images, labels, progress=False)
 
 
 def _fit_vae(images, labels):
     """The VAE recipe for two epochs: its loss falls from ~550 nats while the KL term rises from ~0."""
-    return fit_vae(VAE(), images, VAERecipe(images_seen=1280), progress=False)
+    return VAERecipe(images_seen=1280).train_on(VAE(), images, progress=False)
 
 
 def _fit_mlp_gan(images, labels):
@@ -69,7 +69,7 @@ def _fit_mlp_gan(images, labels):
 def _fit_dcgan(images, labels):
     """Notebook 05's DCGAN recipe (hinge loss, whose g_loss starts at 0) for one epoch."""
     recipe = DCGANRecipe(images_seen=640)
-    return fit_dcgan(recipe.build(), images, recipe, progress=False)
+    return recipe.train_on(recipe.build(), images, progress=False)
 
 
 @pytest.mark.parametrize("fit", [_fit_classifier, _fit_vae, _fit_mlp_gan, _fit_dcgan])
@@ -87,8 +87,8 @@ def test_normal_short_fits_raise_no_false_alarm_and_stay_far_below_the_limit(dig
     lambda x: DigitClassifier()(x),
     lambda x: DigitAutoencoder()(x),
     lambda x: VAE().encode(x),
-    lambda x: fit_vae(VAE(), x, VAERecipe(images_seen=128), progress=False),
-    lambda x: fit_dcgan(DCGAN(), x, DCGANRecipe(images_seen=128), progress=False),
+    lambda x: VAERecipe(images_seen=128).train_on(VAE(), x, progress=False),
+    lambda x: DCGANRecipe(images_seen=128).train_on(DCGAN(), x, progress=False),
 ])
 def test_images_in_0_255_are_refused_with_divide_by_255(digits, enter):
     with pytest.raises(ValueError, match=r"pixel values in \[0, 1\], got values from 0 to 255: divide .* by 255"):
@@ -165,8 +165,8 @@ def test_fit_gan_with_fewer_examples_than_one_batch_says_how_many(examples, batc
 
 
 def test_fit_dcgan_with_fewer_images_than_one_batch_says_how_many(digits):
-    with pytest.raises(ValueError, match=r"10 examples.*batch_size=32"):
-        fit_dcgan(DCGAN(), digits[0][:10], DCGANRecipe(), progress=False)
+    with pytest.raises(ValueError, match=r"10 images.*batch_size=32"):
+        DCGANRecipe().train_on(DCGAN(), digits[0][:10], progress=False)
 
 
 def test_fit_gan_for_zero_epochs_is_refused():

@@ -8,7 +8,8 @@ from torch import nn
 
 from course_utils.densities import gaussian_pdf, grid, js_divergence, wasserstein_1
 from course_utils.losses import gradient_penalty
-from course_utils.models.conditional import ConditionalBatchNorm2d, check_labels
+from course_utils.data import check_labels
+from course_utils.models.conditional import ConditionalBatchNorm2d
 
 
 def test_conditional_batch_norm_applies_the_gamma_and_beta_of_each_example_s_class():

@@ -4,7 +4,7 @@ from torch import nn
 
 from course_utils.checkpoints import pretrained
 from course_utils.config import cache_dir
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator, fit_dcgan
+from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator, LargeGenerator
 from course_utils.models.generative import Snapshots
 from course_utils.summary import layer_table, layer_table_markdown
@@ -107,7 +107,7 @@ def test_fit_returns_the_history_and_snapshots_record_every_epoch(bundled_mnist)
     recipe = DCGANRecipe(latent_dim=10, width=8, images_seen=512, batch_size=64)
     gan = recipe.build()
     snapshots = Snapshots(gan, count=5)
-    history = fit_dcgan(gan, images[:256], recipe, on_epoch_end=snapshots, progress=False)
+    history = recipe.train_on(gan, images[:256], on_epoch_end=snapshots, progress=False)
     assert torch.stack(snapshots.images).shape == (2, 5, 1, 28, 28) and snapshots.epochs == [1, 2]
     assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"} and history.steps[-1] == 8
     assert all(0 <= v <= 1 for v in history["d_real"] + history["d_fake"])

@@ -93,7 +93,7 @@ def test_layer_judge_asks_for_a_change_and_reads_the_pixel_drift():
 def test_notebook_02_experiment_matching_only_the_deep_layer_lets_pixels_drift(trained_classifier, bundled_mnist, capsys):
     from course_utils.losses import FeatureExtractor, perceptual_loss
     from course_utils.metrics import sharpness
-    from course_utils.models.autoencoder import AutoencoderRecipe, fit_autoencoder
+    from course_utils.models.autoencoder import AutoencoderRecipe
     from course_utils.models.classifier import accuracy
 
     (images, _), (test_images, test_labels) = bundled_mnist
@@ -101,11 +101,11 @@ def test_notebook_02_experiment_matching_only_the_deep_layer_lets_pixels_drift(t
     extractor = FeatureExtractor(trained_classifier, recipe.feature_layers)
     torch.manual_seed(recipe.seed)
     course = recipe.build()
-    fit_autoencoder(course, images[:1000], lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=1.0), recipe,
+    recipe.train_on(course, images[:1000], loss_fn=lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=1.0),
                     progress=False)
     namespace = run_experiment_cell("02_perceptual_loss.ipynb", 'my_layers = ("hidden",)', {
         "torch": torch, "F": F, "FeatureExtractor": FeatureExtractor, "perceptual_loss": perceptual_loss,
-        "sharpness": sharpness, "accuracy": accuracy, "fit_autoencoder": fit_autoencoder, "recipe": recipe,
+        "sharpness": sharpness, "accuracy": accuracy, "recipe": recipe,
         "classifier": trained_classifier, "images": images[:1000], "test_images": test_images[:500],
         "test_labels": test_labels[:500], "device": torch.device("cpu"), "autoencoders": {"perceptual": course}})
     outcome = namespace["outcome"]
@@ -134,12 +134,12 @@ def test_bound_judge_wants_a_bound_that_rises_with_k():
 
 def test_notebook_03_experiment_the_bound_tightens_with_k(bundled_mnist, capsys):
     from course_utils.losses import bernoulli_log_likelihood, reparameterize
-    from course_utils.models.vae import VAE, VAERecipe, fit_vae
+    from course_utils.models.vae import VAE, VAERecipe
 
     (images, _), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
     model = VAE()
-    fit_vae(model, images, VAERecipe(images_seen=2 * len(images)), progress=False)
+    VAERecipe(images_seen=2 * len(images)).train_on(model, images, progress=False)
     model.eval()
     namespace = run_cell_defining("03_vae_elbo.ipynb", "log_weights", {
         "torch": torch, "model": model, "test_images": test_images, "reparameterize": reparameterize,

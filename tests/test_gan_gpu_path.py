@@ -7,7 +7,7 @@ import torch
 
 from course_utils.gan import make_gan_step
 from course_utils.models import dcgan
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, fit_dcgan
+from course_utils.models.dcgan import DCGAN, DCGANRecipe
 
 
 def _step_for(gan, **kwargs):
@@ -40,7 +40,7 @@ def test_fit_takes_the_cuda_settings_when_the_device_asks_for_them(monkeypatch, 
     torch.manual_seed(0)
     recipe = DCGANRecipe(latent_dim=16, width=8, images_seen=128, batch_size=32)
     gan = recipe.build()
-    history = fit_dcgan(gan, images[:128], recipe, progress=False)
+    history = recipe.train_on(gan, images[:128], progress=False)
     assert ("autocast", "cpu") in asked and ("layout", "cpu") in asked
     assert gan.discriminator.first_filters.is_contiguous(memory_format=torch.channels_last)
     assert history.steps[-1] == 4 and all(math.isfinite(v) for values in history.values() for v in values)

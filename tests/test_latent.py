@@ -6,7 +6,7 @@ import torch
 from notebook_code import run_cell_defining
 
 from course_utils.latent import add_direction, ink, interpolate, lerp, sample_latent, slant, slerp
-from course_utils.models.dcgan import DCGANRecipe, fit_dcgan
+from course_utils.models.dcgan import DCGANRecipe
 
 attribute_vector = run_cell_defining("05_dcgan.ipynb", "attribute_vector", {})["attribute_vector"]
 
@@ -93,7 +93,7 @@ def small_trained_gan(bundled_mnist):
     torch.manual_seed(0)
     recipe = DCGANRecipe(latent_dim=100, width=16, images_seen=4096, batch_size=64)
     gan = recipe.build()
-    fit_dcgan(gan, images[:2048], recipe, progress=False)
+    recipe.train_on(gan, images[:2048], progress=False)
     return gan
 
 

@@ -49,11 +49,9 @@ def test_nan_data_stops_training_with_advice():
 
 
 def test_pretrained_mnist_gan_caches_curves_and_snapshots(monkeypatch):
-    from course_utils.models import mlp_gan
-
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("COURSE_DATA", "bundled")
-    monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (torch.rand(128, 1, 28, 28), torch.zeros(128)))
+    monkeypatch.setattr(MLPGANRecipe, "training_data", lambda self, device: (torch.rand(128, 1, 28, 28), torch.zeros(128)))
     recipe = MLPGANRecipe(images_seen=256)                 # two epochs of the 128 stand-in digits
     model, info = pretrained(recipe)
     assert info["snapshots"].shape == (2, 16, 1, 28, 28) and info["snapshot_epochs"].tolist() == [1, 2]

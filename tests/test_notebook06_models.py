@@ -7,17 +7,16 @@ import math
 import pytest
 import torch
 
-from course_utils.adversarial import LastGoodWeights, every_epoch, fit_adversarial, training_images
 from course_utils.data import load_mnist
 from course_utils.leaderboard import RECIPES, markdown_table, recipe_for
 from course_utils.metrics import class_probabilities
 from course_utils.models import wgan_gp
-from course_utils.models.conditional import CGANRecipe, ConditionalGAN, classes_in_order, fit_cgan
+from course_utils.models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
 from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator
 from course_utils.models.generative import Checkpoints, evenly_spaced_epochs
 from course_utils.models.sngan import SNGANRecipe
-from course_utils.models.wgan_gp import WGANGPRecipe, fit_wgan_gp
-from course_utils.train import History, TrainingDiverged
+from course_utils.models.wgan_gp import WGANGPRecipe
+from course_utils.train import History, LastGoodWeights, TrainingDiverged, every_epoch
 
 
 
@@ -77,7 +76,7 @@ def test_the_cgan_refuses_bad_labels_with_the_fix(labels, message):
         gan.sample(2, labels=labels)
     images, _ = load_mnist("train", source="bundled")
     with pytest.raises(ValueError, match=message):                       # refused before training starts
-        fit_cgan(gan, images[:2], labels, CGANRecipe(width=8, images_seen=2, batch_size=2), progress=False)
+        CGANRecipe(width=8, images_seen=2, batch_size=2).train_on(gan, images[:2], labels, progress=False)
 
 
 def test_a_briefly_trained_cgan_draws_the_digit_it_is_asked_for(bundled_mnist, trained_classifier):
@@ -92,7 +91,7 @@ def test_a_briefly_trained_cgan_draws_the_digit_it_is_asked_for(bundled_mnist, t
     recipe = CGANRecipe(width=8, images_seen=500 * 32, g_lr=1e-3, d_lr=2e-3, average_decay=0.0)
     torch.manual_seed(0)
     gan = ConditionalGAN(recipe.latent_dim, recipe.width, num_classes=2)
-    fit_cgan(gan, images[chosen], labels[chosen], recipe, progress=False)
+    recipe.train_on(gan, images[chosen], labels[chosen], progress=False)
     asked = classes_in_order(200, num_classes=2)
     drawn = class_probabilities(trained_classifier, gan.sample(200, rng=0, labels=asked)).argmax(1)
     assert (drawn == digits[asked]).double().mean().item() >= 0.75
@@ -106,9 +105,8 @@ def tiny_wgan(**fields) -> WGANGPRecipe:
 
 
 def test_the_wgan_gp_record_keeps_the_estimate_and_the_generator_at_evenly_spaced_checkpoints(monkeypatch):
-    images, _ = load_mnist("train", source="bundled")
-    monkeypatch.setattr(wgan_gp, "load_mnist", lambda split, device=None: (images[:64].to(device), None))
-    recipe = tiny_wgan(checkpoints=2)
+    monkeypatch.setenv("COURSE_DATA", "bundled")
+    recipe = tiny_wgan(checkpoints=2, train_images=64)
     torch.manual_seed(0)
     gan = recipe.build()
     record = recipe.fit(gan, "cpu")
@@ -136,14 +134,13 @@ def test_checkpoints_average_each_logged_value_over_its_epoch():
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"penalty_weight": 0.0}, r"penalty weight must be positive \(the paper uses 10\), got 0.0"),
-    ({"penalty_weight": -1.0}, r"penalty weight must be positive"),
-    ({"n_critic": 0}, r"n_critic must be a whole number ≥ 1 \(critic steps per generator step; the paper uses 5\)"),
+    ({"penalty_weight": 0.0}, r"penalty_weight \(the gradient penalty's weight λ\) must be > 0, not 0.0"),
+    ({"penalty_weight": -1.0}, r"penalty_weight .* must be > 0"),
+    ({"n_critic": 0}, r"n_critic \(critic steps per generator step\) must be ≥ 1, not 0"),
 ])
-def test_bad_wgan_gp_settings_are_refused_before_training(fields, message):
-    images, _ = load_mnist("train", source="bundled")
+def test_bad_wgan_gp_settings_are_refused_when_the_recipe_is_built(fields, message):
     with pytest.raises(ValueError, match=message):
-        fit_wgan_gp(tiny_wgan().build(), images[:64], tiny_wgan(**fields), progress=False)
+        tiny_wgan(**fields)
 
 
 def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(monkeypatch):
@@ -169,35 +166,31 @@ def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(
     def keep(epoch, history):
         after_epoch[epoch + 1] = {name: value.clone() for name, value in gan.state_dict().items()}
 
-    with pytest.raises(TrainingDiverged, match=r"(?s)smaller learning rate.*last good weights, those after epoch 2 "
-                                               r"\(step 8\)"):
-        fit_wgan_gp(gan, images[:64], tiny_wgan(), on_epoch_end=keep, progress=False)
+    with pytest.raises(TrainingDiverged, match=r"(?s)smaller learning rate.*last good weights, those of step 8"):
+        tiny_wgan().train_on(gan, images[:64], on_epoch_end=keep, progress=False)
     state = gan.state_dict()
     assert all(torch.equal(state[name], value) for name, value in after_epoch[2].items())
     assert all(value.isfinite().all() for value in state.values() if value.is_floating_point())
 
 
-def test_last_good_weights_skip_an_epoch_whose_weights_are_not_finite():
+def test_last_good_weights_put_back_the_copy_kept_at_the_last_good_logging_point():
     model = torch.nn.Linear(2, 2)
-    history = History()
-    history.steps.append(5)
     kept = LastGoodWeights(model)
-    kept(0, history)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    kept.keep(5)
     good = model.weight.detach().clone()
     with torch.no_grad():
         model.weight.fill_(math.inf)
-    kept(1, history)
-    assert (kept.epoch, kept.step) == (1, 5)
-    with pytest.raises(TrainingDiverged, match="after epoch 1"), kept.restoring():
+    with pytest.raises(TrainingDiverged, match="last good weights, those of step 5"), kept.restoring():
         raise TrainingDiverged("Training diverged at step 9.")
     assert torch.equal(model.weight, good)
 
 
-def test_fit_adversarial_refuses_too_few_images_for_one_batch():
-    gan = tiny_wgan().build()
-    real = training_images(gan, load_mnist("train", source="bundled")[0][:8])
-    with pytest.raises(ValueError, match=r"got 8 examples for batch_size=16.*use batch_size=8 or less"):
-        fit_adversarial(gan, lambda real: {}, real, epochs=1, batch_size=16, average_decay=0.0, progress=False)
+def test_too_few_images_for_one_batch_are_refused_before_training():
+    images, _ = load_mnist("train", source="bundled")
+    with pytest.raises(ValueError, match=r"got 8 images for batch_size=16.*use batch_size=8 or less"):
+        tiny_wgan().train_on(tiny_wgan().build(), images[:8], progress=False)
 
 
 def test_every_epoch_calls_each_callback_in_turn():

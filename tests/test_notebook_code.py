@@ -12,7 +12,7 @@ from torch import nn
 from course_utils.data import to_tanh_range
 from course_utils.gan import make_gan_step
 from course_utils.losses import FeatureExtractor, perceptual_loss
-from course_utils.models.autoencoder import AutoencoderRecipe, fit_autoencoder
+from course_utils.models.autoencoder import AutoencoderRecipe
 from course_utils.models.dcgan import DCGANRecipe
 
 from notebook_code import run_cell_defining
@@ -64,8 +64,8 @@ def test_notebook_02_step_and_fit_autoencoder_leave_the_same_weights(trained_cla
     torch.manual_seed(recipe.seed)                                  # the notebook's initial weights
     library = recipe.build()
     assert not _same_parameters(library, notebook["autoencoder"]), "the notebook's step changed the weights"
-    fit_autoencoder(library, batch, lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=recipe.pixel_weight),
-                    recipe, progress=False)
+    recipe.train_on(library, batch, loss_fn=lambda out, x: perceptual_loss(out, x, extractor, pixel_weight=recipe.pixel_weight),
+                    progress=False)
     # fit_autoencoder shuffles the 64 rows; the mean over a reordered batch differs only by rounding.
     assert _same_parameters(library, notebook["autoencoder"], atol=1e-6)
 
@@ -90,12 +90,11 @@ def test_notebook_05_batchnorm_statistics_match_torch(bundled_mnist):
 
 def test_notebook_04_mnist_gan_training_is_what_the_recipe_runs(bundled_mnist, monkeypatch):
     from course_utils.data import Minibatches
-    from course_utils.models import mlp_gan
     from course_utils.models.mlp_gan import MLPGANRecipe
     from course_utils.train import train
 
     (images, labels), _ = bundled_mnist
-    monkeypatch.setattr(mlp_gan, "load_mnist", lambda split, device=None: (images[:128], labels[:128]))
+    monkeypatch.setattr(MLPGANRecipe, "training_data", lambda self, device: (images[:128], labels[:128]))
     recipe = MLPGANRecipe(images_seen=256)                      # two epochs of 128 digits: 4 steps
     notebook = run_cell_defining("04_gan_minimax.ipynb", "train_mnist_gan",
                                  {"torch": torch, "make_gan_step": make_gan_step, "Minibatches": Minibatches,

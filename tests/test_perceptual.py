@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from course_utils.losses import FeatureExtractor, feature_distance, perceptual_loss
 from course_utils.metrics import distance_under_shift, sharpness
-from course_utils.models.autoencoder import AutoencoderRecipe, fit_autoencoder
+from course_utils.models.autoencoder import AutoencoderRecipe
 from course_utils.models.classifier import DigitClassifier
 
 
@@ -63,7 +63,7 @@ def test_perceptual_autoencoder_is_sharper_than_the_mse_one(trained_classifier, 
     for name, loss in losses.items():
         torch.manual_seed(0)
         model = recipe.build()
-        fit_autoencoder(model, images, loss, recipe, progress=False)
+        recipe.train_on(model, images, loss_fn=loss, progress=False)
         assert not model.training
         with torch.no_grad():
             sharp[name] = sharpness(model(test_images[:200])).mean().item()

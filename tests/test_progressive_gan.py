@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.models.progressive_gan import (ProgressiveGAN, ProgressiveRecipe, fit_progressive, growth_stage,
+from course_utils.models.progressive_gan import (ProgressiveGAN, ProgressiveRecipe, growth_stage, progressive_record,
                                                  real_at_stage)
 
 PHASES = (0.1, 0.1, 0.1, 0.2, 0.5)
@@ -80,12 +80,12 @@ def test_set_stage_refuses_an_unknown_level_or_alpha(gan):
 
 
 @pytest.mark.parametrize("grow", [True, False])
-def test_fit_progressive_runs_the_schedule_within_its_time(grow):
+def test_training_runs_the_schedule_within_its_time(grow):
     torch.manual_seed(0)
     recipe = dataclasses.replace(ProgressiveRecipe(grow=grow), seconds=1.5, channels=(16, 8, 4), latent_dim=8)
     gan = recipe.build()
     images = torch.rand(64, 1, 28, 28)
-    record = fit_progressive(gan, images, recipe, log_every=2, progress=False)
+    record = progressive_record(recipe.train_on(gan, images, progress=False), recipe)
     history = record["history"]
     assert 1.5 <= record["train_seconds"] < 3
     assert record["snapshots"].shape == (5, 16, 1, 28, 28) and len(record["snapshot_stages"]) == 5

@@ -8,7 +8,7 @@ import torch
 from course_utils.checkpoints import pretrained
 from course_utils.losses import (bernoulli_log_likelihood, gaussian_kl, gaussian_log_density,
                                  importance_weighted_bound, negative_elbo, reparameterize)
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae, fit_vae
+from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def trained_vae(bundled_mnist):
     torch.manual_seed(0)
     model = VAE()
     before = evaluate_vae(model, test_images)["neg_elbo"]
-    history = fit_vae(model, images, VAERecipe(images_seen=6 * len(images)), progress=False)
+    history = VAERecipe(images_seen=6 * len(images)).train_on(model, images, progress=False)
     return model, before, history
 
 
@@ -173,7 +173,7 @@ def test_pretrained_vae_is_cached(monkeypatch, bundled_mnist):
 
 def test_fit_vae_rejects_a_bad_shift_fraction():
     with pytest.raises(ValueError, match="shifted_fraction"):
-        fit_vae(VAE(), torch.rand(8, 784), VAERecipe(images_seen=8, shifted_fraction=1.5), progress=False)
+        VAERecipe(images_seen=8, shifted_fraction=1.5).train_on(VAE(), torch.rand(8, 784), progress=False)
 
 
 def test_the_recipe_trains_for_about_300_000_images():

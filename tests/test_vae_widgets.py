@@ -7,7 +7,7 @@ import torch
 
 from course_utils.exercises import vae as exercises
 from course_utils.losses import gaussian_kl, reparameterize
-from course_utils.models.vae import VAE, VAERecipe, fit_vae
+from course_utils.models.vae import VAE, VAERecipe
 from course_utils.viz import image_png
 from course_utils.widgets import decode_latent, edit_latent, image_editor, latent_sliders, most_used_dims
 
@@ -18,7 +18,7 @@ def small_vae(bundled_mnist):
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
     model = VAE()
-    fit_vae(model, images, VAERecipe(images_seen=3 * len(images)), progress=False)
+    VAERecipe(images_seen=3 * len(images)).train_on(model, images, progress=False)
     return model
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import budget
@@ -42,7 +43,7 @@ class AutoencoderRecipe(Recipe):
     """
 
     name = "digit autoencoder"
-    latent: int = 8
+    latent_dim: int = 8
     hidden: int = 256
     batch_size: int = 64
     lr: float = 1e-3
@@ -52,24 +53,22 @@ class AutoencoderRecipe(Recipe):
     pixel_weight: float = 1.0
 
     def build(self) -> DigitAutoencoder:
-        return DigitAutoencoder(self.latent, self.hidden)
+        return DigitAutoencoder(self.latent_dim, self.hidden)
 
+    def train_steps(self, model: DigitAutoencoder, images: torch.Tensor, labels=None, *, on_epoch_end=None,
+                    progress: bool = True, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
+                    description: str = "autoencoder") -> History:
+        """Train ``model`` in place to reconstruct the first ``train_images`` of ``images``, with
+        ``loss_fn(reconstruction, original)`` as the loss (pixel MSE unless told otherwise): notebook 02's step (a test
+        checks they agree), repeated."""
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
 
-def fit_autoencoder(model: DigitAutoencoder, images: torch.Tensor, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                    recipe: AutoencoderRecipe, *, progress: bool = True, description: str = "autoencoder") -> History:
-    """Train ``model`` in place to reconstruct the first ``recipe.train_images`` of ``images``, with
-    ``loss_fn(reconstruction, original)`` as the loss: notebook 02's step (a test checks they agree), repeated."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        def step(x):
+            loss = loss_fn(model(x), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return {"loss": loss}
 
-    def step(x):
-        loss = loss_fn(model(x), x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss}
-
-    model.train()
-    history = train(step, Minibatches(images[:recipe.train_images], batch_size=recipe.batch_size), recipe.epochs,
-                    progress=progress, description=description)
-    model.eval()
-    return history
+        return train(step, Minibatches(images[:self.train_images], batch_size=self.batch_size), self.epochs,
+                     model=model, on_epoch_end=on_epoch_end, progress=progress, description=description)

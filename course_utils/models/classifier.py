@@ -47,6 +47,7 @@ class ClassifierRecipe(Recipe):
     """The course's digit classifier: its size, and Adam with a one-cycle learning rate on randomly shifted digits."""
 
     name = "digit classifier"
+    uses_labels = True
     width: int = 32
     hidden: int = 128
     dropout: float = 0.3
@@ -60,10 +61,28 @@ class ClassifierRecipe(Recipe):
 
     def fit(self, model: DigitClassifier, device) -> dict:
         """Train on the training split; ``info["test_accuracy"]`` is measured on the held-out test split."""
-        images, labels = load_mnist("train", device=device)
-        fit_classifier(model, images, labels, self)
+        images, labels = self.training_data(device)
+        self.train_on(model, images, labels)
         test_images, test_labels = load_mnist("test", device=device)
         return {"test_accuracy": accuracy(model, test_images, test_labels)}
+
+    def train_steps(self, model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor, *, on_epoch_end=None,
+                    progress: bool = True) -> History:
+        """Adam with a one-cycle learning rate on randomly shifted digits, cross-entropy against ``labels``."""
+        batches = Minibatches(images, labels, batch_size=self.batch_size)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=max(1, self.epochs * len(batches)))
+
+        def step(x, y):
+            loss = F.cross_entropy(model(random_shift(x, self.max_shift)), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            return {"loss": loss}
+
+        return train(step, batches, self.epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
+                     description="digit classifier")
 
 
 @torch.no_grad()
@@ -74,24 +93,3 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     correct = sum((model(x).argmax(1) == y).sum().item() for x, y in Minibatches(images, labels, batch_size=batch_size, shuffle=False))
     model.train(was_training)
     return correct / len(labels)
-
-
-def fit_classifier(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor, recipe: ClassifierRecipe,
-                   progress: bool = True) -> History:
-    """Train ``model`` in place with the recipe's Adam, one-cycle learning rate and random shifts; returns the history."""
-    model.train()
-    batches = Minibatches(images, labels, batch_size=recipe.batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=max(1, recipe.epochs * len(batches)))
-
-    def step(x, y):
-        loss = F.cross_entropy(model(random_shift(x, recipe.max_shift)), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        return {"loss": loss}
-
-    history = train(step, batches, recipe.epochs, progress=progress, description="digit classifier")
-    model.eval()
-    return history

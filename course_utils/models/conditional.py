@@ -15,31 +15,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..adversarial import fit_adversarial, training_images
 from ..config import budget
-from ..data import load_mnist, to_pixels
-from ..gan import frozen
+from ..data import check_labels, to_pixels
+from ..gan import GANRecipe, frozen
 from ..latent import check_latents, sample_latent
 from ..losses import discriminator_hinge_loss, generator_hinge_loss
-from ..recipe import Recipe
-from ..train import History
 from .dcgan import init_dcgan_weights
-from .generative import GAN, Snapshots, evaluating, progress_epochs, training_record
-
-
-def check_labels(labels: torch.Tensor, count: int, num_classes: int = 10) -> torch.Tensor:
-    """``labels`` if it holds ``count`` integer classes in 0 … num_classes − 1; a ValueError naming the fix otherwise."""
-    if not isinstance(labels, torch.Tensor):
-        raise ValueError(f"labels must be a tensor of class indices, got {type(labels).__name__}; "
-                         "use torch.tensor(labels)")
-    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}; use labels.long()")
-    if labels.shape != (count,):
-        raise ValueError(f"expected one label per example, a tensor of shape ({count},), got {tuple(labels.shape)}")
-    if count and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"class labels must lie in 0 … {num_classes - 1}, got values from {labels.min().item()} "
-                         f"to {labels.max().item()}")
-    return labels
+from .generative import GAN, classes_in_order, evaluating  # classes_in_order: every conditional model's default labels
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -141,14 +123,6 @@ def make_conditional_hinge_step(generator: ConditionalGenerator, discriminator: 
     return step
 
 
-def classes_in_order(count: int, num_classes: int = 10, device: torch.device | str | None = None) -> torch.Tensor:
-    """``count`` class labels spread evenly over the classes, in class order: label i is i·num_classes // count.
-
-    1,000 labels are 100 zeros, then 100 ones, …; when ``count`` is not a multiple of ``num_classes`` the classes
-    differ by at most one example (5 labels are 0, 2, 4, 6, 8)."""
-    return torch.arange(count, device=device) * num_classes // count
-
-
 class InClassOrder(nn.Module):
     """A conditional generator seen as z → image: a batch of n latents is drawn as the classes ``classes_in_order(n)``,
     every class equally often, as in training. A conditional GAN's batch-norm statistics are recalibrated on it."""
@@ -166,9 +140,10 @@ class ConditionalGAN(GAN):
     average of the generator's weights, which ``decode`` and ``sample`` draw from.
 
     The four verbs of every course model work unchanged and draw every class equally often: ``sample(1000)`` gives
-    100 zeros, then 100 ones, … (see :func:`classes_in_order`). To choose the classes, pass ``labels`` (a tensor of
-    integer classes, one per image): ``sample(n, rng, labels=...)`` or ``decode(z, labels)`` — e.g. one z for every
-    class, ``decode(z.expand(10, -1), torch.arange(10))``, shows the style z carries drawn as each digit.
+    100 zeros, then 100 ones, … (``default_labels(1000)``, :func:`classes_in_order`). To choose the classes, pass
+    ``labels`` (a tensor of integer classes, one per image): ``sample(n, rng, labels=...)`` or ``decode(z, labels)``
+    — e.g. one z for every class, ``decode(z.expand(10, -1), torch.arange(10))``, shows the style z carries drawn as
+    each digit.
     """
 
     def __init__(self, latent_dim: int = 16, width: int = 32, num_classes: int = 10):
@@ -184,13 +159,12 @@ class ConditionalGAN(GAN):
         draws when no labels are given, and it is what training recalibrates and checkpoints copy."""
         return InClassOrder(self.average_generator)
 
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images N×1×28×28 in [0, 1] for latents N×latent_dim, drawn as the classes ``labels`` (N integer class
-        indices, on any device; the classes in order, ``classes_in_order(N)``, if None). G runs in eval mode."""
-        check_latents(z, self.latent_dim)
+    def _decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``decode(z, labels)``: images N×1×28×28 in [0, 1] for latents N×latent_dim (checked by ``decode``), drawn as
+        the classes ``labels`` (N integer class indices, on any device; ``default_labels(N)``, the classes in order,
+        if None). G runs in eval mode."""
         if labels is None:
-            labels = classes_in_order(z.shape[0], self.num_classes, z.device)
+            labels = self.default_labels(z.shape[0])
         labels = check_labels(labels, z.shape[0], self.num_classes).to(z.device)
         with evaluating(self.average_generator):
             return to_pixels(self.average_generator(z, labels))
@@ -203,50 +177,28 @@ class ConditionalGAN(GAN):
 
 
 @dataclass(frozen=True)
-class CGANRecipe(Recipe):
+class CGANRecipe(GANRecipe):
     """Notebook 06's class-conditional GAN and how it is trained, measured with ``benchmarks/sample_quality.py``.
 
     Notebook 05's networks made conditional: conditional batch norm in G (a γ and β per class), a projection
     discriminator with spectral norm on every layer (the class enters as an inner product with the image's
-    features), the hinge loss, notebook 05's learning rates and Adam β = (0, 0.9), and samples drawn from a running
-    average of G's weights (``average_decay``; 0 samples from G itself). ``images_seen`` is 288,000: 9,000 steps
-    of 32 (72 epochs of the 4,000 bundled digits; quick mode one epoch of 640), which is where the measurements in
-    ``benchmarks/README.md`` put the label accuracy at 99 %.
+    features), the hinge loss, and every course GAN's other fields (:class:`~course_utils.gan.GANRecipe`: notebook
+    05's learning rates, Adam β = (0, 0.9), samples from a running average of G's weights). ``images_seen`` is
+    288,000: 9,000 steps of 32 (72 epochs of the 4,000 bundled digits; quick mode one epoch of 640), which is where
+    the measurements in ``benchmarks/README.md`` put the label accuracy at 99 %. The step trains on the labels too.
+
+    The discriminator checks its labels' range on the host, which a CUDA graph cannot hold, so the step is not
+    captured.
     """
 
     name = "cGAN"
-    latent_dim: int = 16
-    width: int = 32
-    g_lr: float = 2e-4
-    d_lr: float = 4e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    average_decay: float = 0.999
-    batch_size: int = 32
     images_seen: int = field(default_factory=lambda: budget(full=288_000, quick=640))
-    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=640))
+
+    uses_labels = True
+    capturable = False
 
     def build(self) -> ConditionalGAN:
         return ConditionalGAN(self.latent_dim, self.width)
 
-    def fit(self, gan: ConditionalGAN, device) -> dict:
-        """Train on the training digits and their labels; ``info`` holds the curves, the time, and 16 samples of
-        the same z and classes as training goes."""
-        images, labels = load_mnist("train", device=device)
-        images, labels = images[:self.train_images], labels[:self.train_images]
-        snapshots = Snapshots(gan, epochs=progress_epochs(self.epochs_for(len(images))))
-        history = fit_cgan(gan, images, labels, self, on_epoch_end=snapshots)
-        return training_record(history, snapshots)
-
-
-def fit_cgan(gan: ConditionalGAN, images: torch.Tensor, labels: torch.Tensor, recipe: CGANRecipe, *,
-             on_epoch_end=None, progress: bool = True) -> History:
-    """Train ``gan`` in place on ``images`` (in [0, 1], on the device to train on) and their class ``labels`` with
-    :func:`make_conditional_hinge_step` and Adam; returns the history. A bad label is refused before training."""
-    check_labels(labels, len(images), gan.num_classes)
-    real = training_images(gan, images)
-    g_optimizer = torch.optim.Adam(gan.generator.parameters(), lr=recipe.g_lr, betas=recipe.betas)
-    d_optimizer = torch.optim.Adam(gan.discriminator.parameters(), lr=recipe.d_lr, betas=recipe.betas)
-    step = make_conditional_hinge_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer)
-    return fit_adversarial(gan, step, real, labels, epochs=recipe.epochs_for(len(real)), batch_size=recipe.batch_size,
-                           average_decay=recipe.average_decay, on_epoch_end=on_epoch_end, progress=progress,
-                           description="cGAN")
+    def make_step(self, gan: ConditionalGAN, g_optimizer, d_optimizer):
+        return make_conditional_hinge_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer)

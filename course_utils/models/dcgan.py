@@ -10,19 +10,17 @@ layouts of the paper.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..config import budget
-from ..data import DISCRIMINATOR_UINT8_ADVICE, check_digit_batch, check_input_dtype, load_mnist, to_tanh_range
-from ..device import autocast_dtype, memory_format
-from ..gan import fit_gan
+from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype
+from ..device import autocast_dtype
+from ..gan import GANRecipe, make_gan_step
 from ..latent import check_latents
-from ..recipe import Recipe
-from ..train import History
-from .generative import GAN, Snapshots, progress_epochs, training_record
+from .generative import GAN
 
 
 NORMALISATIONS = ("batch", "spectral", "none")
@@ -130,7 +128,7 @@ class DCGAN(GAN):
 
 
 @dataclass(frozen=True)
-class DCGANRecipe(Recipe):
+class DCGANRecipe(GANRecipe):
     """Notebook 05's DCGAN and how it is trained, measured with ``benchmarks/sample_quality.py``.
 
     The paper's networks and guidelines, with the changes that the measurements on 4,000 digits support (see
@@ -138,20 +136,13 @@ class DCGANRecipe(Recipe):
     that learns twice as fast as the generator with Adam's β₁ = 0, a 16-dimensional latent, samples drawn from a
     running average of G's weights (``average_decay``; 0 samples from G itself), and longer training:
     ``images_seen`` is 24,000 steps of 32 (192 epochs of the 4,000 bundled digits; quick mode: one epoch of 640).
+    The other fields and the training are every course GAN's (:class:`~course_utils.gan.GANRecipe`); the step is
+    notebook 05's (a test checks they agree), in bfloat16 autocast on a CUDA GPU and float32 elsewhere.
     """
 
     name = "DCGAN"
-    latent_dim: int = 16
-    width: int = 32
     normalisation: str = "spectral"
     loss: str = "hinge"
-    g_lr: float = 2e-4
-    d_lr: float = 4e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    average_decay: float = 0.999
-    batch_size: int = 32
-    images_seen: int = field(default_factory=lambda: budget(full=768_000, quick=640))
-    train_images: int | None = field(default_factory=lambda: budget(full=None, quick=640))
 
     @classmethod
     def as_in_the_paper(cls) -> DCGANRecipe:
@@ -163,31 +154,6 @@ class DCGANRecipe(Recipe):
     def build(self) -> DCGAN:
         return DCGAN(self.latent_dim, self.width, self.normalisation)
 
-    def fit(self, gan: DCGAN, device) -> dict:
-        """Train on the training digits; ``info`` holds the curves, the time, and 16 samples of the same z as training goes."""
-        images, _ = load_mnist("train", device=device)
-        images = images[:self.train_images]
-        snapshots = Snapshots(gan, epochs=progress_epochs(self.epochs_for(len(images))))
-        history = fit_dcgan(gan, images, self, on_epoch_end=snapshots)
-        return training_record(history, snapshots)
-
-
-def fit_dcgan(gan: DCGAN, images: torch.Tensor, recipe: DCGANRecipe, *, on_epoch_end=None, progress: bool = True) -> History:
-    """Train ``gan`` in place on ``images`` (in [0, 1], on the device to train on) with the recipe; returns the history.
-
-    The step is notebook 05's (a test checks they agree), run on the course's fast path: the images stay on the
-    device in the layout its convolutions prefer (channels-last on CUDA and the CPU), and on a CUDA GPU the networks
-    run in bfloat16 autocast; elsewhere in float32. Images outside [0, 1] (e.g. 0–255) are refused before training.
-    """
-    check_digit_batch(images)
-    device = images.device
-    layout = memory_format(device)                    # channels_last on CUDA and the CPU: faster convolutions
-    real = to_tanh_range(images).contiguous(memory_format=layout)
-    gan.to(device, memory_format=layout)
-    history = fit_gan(gan.generator, gan.discriminator, real, epochs=recipe.epochs_for(len(real)),
-                      batch_size=recipe.batch_size, lr=recipe.g_lr, d_lr=recipe.d_lr, betas=recipe.betas,
-                      loss=recipe.loss, autocast_dtype=autocast_dtype(device), average=gan.average_generator,
-                      average_decay=recipe.average_decay, on_epoch_end=on_epoch_end, progress=progress,
-                      description=recipe.name)
-    gan.eval()
-    return history
+    def make_step(self, gan: DCGAN, g_optimizer, d_optimizer):
+        return make_gan_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer, gan.latent_dim,
+                             loss=self.loss, autocast_dtype=autocast_dtype(gan.device))

@@ -19,14 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..adversarial import every_epoch
 from ..config import budget
-from ..data import Minibatches, load_mnist, to_pixels, to_tanh_range
+from ..data import Minibatches, check_labels, to_pixels, to_tanh_range
 from ..flow_matching import euler_sample, flow_matching_loss, guided_velocity, heun_sample, time_embedding
-from ..gan import update_average
+from ..latent import check_count
 from ..recipe import Recipe
-from ..train import train
-from .conditional import check_labels
+from ..train import History, RunningAverage, train
 from .generative import GenerativeModel, Snapshots, evaluating, progress_epochs, training_record
 
 SOLVERS = {"euler": euler_sample, "heun": heun_sample}
@@ -97,9 +95,10 @@ class UNet(nn.Module):
 
 
 class FlowModel(GenerativeModel):
-    """A flow-matching model with the course's four verbs: its latent z is the starting noise itself (784 numbers),
-    and ``decode`` follows the learned velocity from that noise to a digit. ``network`` is trained; ``average`` (an
-    exponential moving average of its weights) is what samples."""
+    """A flow-matching model with the course's four verbs: its latent z is the starting noise itself (784 numbers,
+    z ~ N(0, I), the prior every path starts from), and ``decode`` follows the learned velocity from that noise to a
+    digit. ``network`` is trained; ``average`` (an exponential moving average of its weights) is what samples.
+    ``num_classes`` is None for the unconditional model, 10 for the class-conditional one."""
 
     latent_dim = 28 * 28
     chunk = 250
@@ -118,16 +117,21 @@ class FlowModel(GenerativeModel):
     def conditional(self) -> bool:
         return self.num_classes is not None
 
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, steps: int | None = None,
-               guidance: float | None = None) -> torch.Tensor:
-        """Digits N×1×28×28 in [0, 1] from starting noise ``z`` (N×784): ``steps`` solver steps (default
-        ``self.steps``). A conditional model draws ``labels`` (default 0, 1, …, 9 in turn) with guidance scale
-        ``guidance`` (default ``self.guidance``)."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected starting noise N×{self.latent_dim}, got {tuple(z.shape)}")
+    def default_labels(self, n: int) -> torch.Tensor | None:
+        """The classes ``sample(n)`` draws when it is given none: None for the unconditional model; for the
+        conditional one 0, 1, …, 9, 0, 1, … in turn (every class equally often when n is a multiple of 10), so every
+        row of ten samples, such as the training snapshots' first ten, shows each digit once, in order."""
+        n = check_count(n)
+        return None if not self.conditional else torch.arange(n, device=self.device) % self.num_classes
+
+    def _decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, steps: int | None = None,
+                guidance: float | None = None) -> torch.Tensor:
+        """``decode(z, labels, steps, guidance)``: digits N×1×28×28 in [0, 1] from starting noise ``z`` (N×784, from
+        N(0, I); checked by ``decode``): ``steps`` solver steps (default ``self.steps``). A conditional model draws
+        ``labels`` (default ``default_labels(N)``: 0, 1, …, 9 in turn) with guidance scale ``guidance`` (default
+        ``self.guidance``)."""
         if self.conditional:
-            labels = torch.arange(len(z), device=z.device) % self.num_classes if labels is None else labels
+            labels = self.default_labels(len(z)) if labels is None else labels
             check_labels(labels, len(z), self.num_classes)
         solve, steps = SOLVERS[self.solver], self.steps if steps is None else steps
         guidance = self.guidance if guidance is None else guidance
@@ -143,7 +147,7 @@ class FlowModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, rng: int | torch.Generator | None = None, labels: torch.Tensor | None = None,
                steps: int | None = None, guidance: float | None = None) -> torch.Tensor:
-        """``n`` new digits: starting noise from N(0, I), decoded (see :meth:`decode`)."""
+        """``n`` new digits: starting noise from N(0, I), decoded (see :meth:`_decode`)."""
         return self.decode(self.sample_latent(n, rng), labels, steps, guidance)
 
 
@@ -174,44 +178,46 @@ class FlowRecipe(Recipe):
     steps: int = 20
     solver: str = "euler"
 
+    @property
+    def uses_labels(self) -> bool:
+        """A class-conditional flow learns from the labels; an unconditional one ignores them."""
+        return self.conditional
+
     def build(self) -> FlowModel:
         return FlowModel(self.width, 10 if self.conditional else None, self.steps, self.solver,
                          self.guidance if self.conditional else 1.0)
 
     def fit(self, model: FlowModel, device) -> dict:
-        images, labels = load_mnist("train", device=device)
-        history, snapshots = fit_flow(model, images, labels if self.conditional else None, self)
+        """Train on the training digits (and their labels, if conditional); ``info`` holds the curves, the time and
+        the same noise decoded by the running average after epochs 1, 2, 5, …"""
+        images, labels = self.training_data(device)
+        snapshots = Snapshots(model, epochs=progress_epochs(self.epochs_for(len(images))))
+        history = self.train_on(model, images, labels, on_epoch_end=snapshots)
         return training_record(history, snapshots)
 
+    def train_steps(self, model: FlowModel, images: torch.Tensor, labels: torch.Tensor | None, *, on_epoch_end=None,
+                    progress: bool = True) -> History:
+        """Train ``model.network`` with :func:`~course_utils.flow_matching.flow_matching_loss` (the class dropped
+        ``drop_label`` of the time when conditional, for guidance), Adam with a linear warm-up and a cosine decay, and
+        let ``model.average`` follow it; returns the history (``loss``)."""
+        data = to_tanh_range(images.to(model.device))
+        tensors = (data, labels.to(model.device)) if self.conditional else (data,)
+        batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
+        epochs = self.epochs_for(len(data))
+        total_steps = max(1, epochs * len(batches))
+        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.lr)
+        schedule = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then a cosine decay to 0
+            optimizer, lambda step: min(1.0, (step + 1) / self.warmup_steps) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
 
-def fit_flow(model: FlowModel, images: torch.Tensor, labels: torch.Tensor | None, recipe: FlowRecipe, *,
-             progress: bool = True, on_epoch_end=None):
-    """Train ``model.network`` in place with :func:`~course_utils.flow_matching.flow_matching_loss` and let
-    ``model.average`` follow it; returns the history (``loss``) and the snapshots of fixed noise after chosen epochs."""
-    data = to_tanh_range(images.to(model.device))
-    epochs = recipe.epochs_for(len(data))
-    tensors = (data,) if labels is None else (data, labels.to(model.device))
-    batches = Minibatches(*tensors, batch_size=recipe.batch_size, drop_last=len(data) > recipe.batch_size)
-    total_steps = max(1, epochs * len(batches))
-    optimizer = torch.optim.Adam(model.network.parameters(), lr=recipe.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then a cosine decay to 0
-        optimizer, lambda step: min(1.0, (step + 1) / recipe.warmup_steps) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-    snapshots = Snapshots(model, epochs=progress_epochs(epochs))
-    model.network.train()
+        def step(x, y=None):
+            loss = flow_matching_loss(model.network, x, y, drop_label=self.drop_label, null_label=10,
+                                      time_sampling=self.time_sampling)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            return {"loss": loss}
 
-    def step(x, y=None):
-        loss = flow_matching_loss(model.network, x, y, drop_label=recipe.drop_label, null_label=10,
-                                  time_sampling=recipe.time_sampling)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        update_average(model.average, model.network, recipe.average_decay)
-        return {"loss": loss}
-
-    history = train(step, batches, epochs, progress=progress, on_epoch_end=every_epoch(snapshots, on_epoch_end),
-                    description=f"{recipe.name}{', class-conditional' if labels is not None else ''}")
-    model.network.eval()
-    return history, snapshots
-
-
+        return train(step, batches, epochs, model=model, average=RunningAverage(model.network, model.average, self.average_decay),
+                     on_epoch_end=on_epoch_end, progress=progress,
+                     description=f"{self.name}{', class-conditional' if self.conditional else ''}")

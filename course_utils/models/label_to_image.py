@@ -14,6 +14,8 @@ from torch import nn
 
 from ..config import budget
 from ..recipe import Recipe
+from ..toy_regression import fit_regressor
+from ..train import History
 
 
 class LabelToImage(nn.Module):
@@ -41,6 +43,7 @@ class LabelToImageRecipe(Recipe):
     """Notebook 01's label → image network and its training (Adam 10⁻³ on batches of 64); the notebook writes the step."""
 
     name = "label to image"
+    uses_labels = True
     hidden: int = 256
     batch_size: int = 64
     lr: float = 1e-3
@@ -48,6 +51,12 @@ class LabelToImageRecipe(Recipe):
 
     def build(self) -> LabelToImage:
         return LabelToImage(self.hidden)
+
+    def train_steps(self, model: LabelToImage, images: torch.Tensor, labels: torch.Tensor, *, on_epoch_end=None,
+                    progress: bool = True) -> History:
+        """Regress each image on its label with the mean squared error (notebook 01 writes this step out)."""
+        return fit_regressor(model, labels, images, self.epochs, lr=self.lr, batch_size=self.batch_size,
+                             progress=progress, on_epoch_end=on_epoch_end)
 
 
 def class_means(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

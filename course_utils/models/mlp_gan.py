@@ -15,11 +15,12 @@ import torch
 from torch import nn
 
 from ..config import budget
-from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype, load_mnist, to_tanh_range
+from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype, to_tanh_range
 from ..densities import discriminator_gap, integrate, kernel_density, optimal_discriminator
 from ..gan import fit_gan
 from ..latent import check_latents, sample_latent
 from ..recipe import Recipe
+from ..train import History
 from .generative import GAN, Snapshots, progress_epochs, training_record
 
 
@@ -116,13 +117,16 @@ class MLPGANRecipe(Recipe):
 
     def fit(self, gan: MLPGAN, device) -> dict:
         """Train on the training digits; ``info`` holds the curves and 16 samples of the same z after epochs 1, 2, 5, …"""
-        images, _ = load_mnist("train", device=device)
-        epochs = self.epochs_for(len(images))
-        snapshots = Snapshots(gan, epochs=progress_epochs(epochs))
-        history = fit_gan(gan.generator, gan.discriminator, to_tanh_range(images), epochs=epochs,
-                          batch_size=self.batch_size, lr=self.lr, betas=self.betas, on_epoch_end=snapshots,
-                          description="MNIST GAN")
+        images, _ = self.training_data(device)
+        snapshots = Snapshots(gan, epochs=progress_epochs(self.epochs_for(len(images))))
+        history = self.train_on(gan, images, on_epoch_end=snapshots)
         return training_record(history, snapshots)
+
+    def train_steps(self, gan: MLPGAN, images: torch.Tensor, labels=None, *, on_epoch_end=None,
+                    progress: bool = True) -> History:
+        return fit_gan(gan.generator, gan.discriminator, to_tanh_range(images), epochs=self.epochs_for(len(images)),
+                       batch_size=self.batch_size, lr=self.lr, betas=self.betas, on_epoch_end=on_epoch_end,
+                       progress=progress, description="MNIST GAN")
 
 
 @torch.no_grad()

@@ -13,7 +13,6 @@ fixed wall time (``seconds``), so notebook 09 can compare them at equal cost.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -21,12 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import budget
-from ..data import check_digit_batch, load_mnist, to_tanh_range
-from ..gan import make_gan_step, update_average
+from ..data import to_tanh_range
+from ..gan import adam_pair, make_gan_step, running_average
 from ..latent import check_latents
 from ..progressive import EqualizedConv2d, EqualizedLinear, fade_in, minibatch_stddev, pixel_norm
 from ..recipe import Recipe
-from ..train import check_finite
+from ..train import History, for_seconds, train
 from .generative import GAN
 
 SIDES = (7, 14, 28)
@@ -190,68 +189,87 @@ class ProgressiveRecipe(Recipe):
         return growth_stage(fraction, self.phases) if self.grow else (2, 1.0)
 
     def fit(self, gan: ProgressiveGAN, device) -> dict:
-        images, _ = load_mnist("train", device=device)
-        return fit_progressive(gan, images[:self.train_images], self)
+        """Train on the training digits for ``seconds``; return the record kept with the weights (see
+        :func:`progressive_record`)."""
+        images, _ = self.training_data(device)
+        return progressive_record(self.train_on(gan, images), self)
+
+    def train_steps(self, gan: ProgressiveGAN, images: torch.Tensor, labels=None, *, on_epoch_end=None,
+                    progress: bool = True) -> History:
+        """The engine's run for ``seconds`` of wall time, the stage following the clock (:class:`GrowingBatches`);
+        the history holds the losses and ``history.kept["batches"]`` the batches (their snapshots)."""
+        g_optimizer, d_optimizer = adam_pair(gan.generator, gan.discriminator, device=images.device, g_lr=self.lr,
+                                             d_lr=self.lr, betas=self.betas)
+        step = make_gan_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer, gan.latent_dim, loss=self.loss)
+        batches = GrowingBatches(gan, images, self, progress=progress)
+        history = train(step, batches, model=gan, average=running_average(gan, self.average_decay),
+                        on_epoch_end=on_epoch_end, progress=False, description=self.name)
+        if not history.interrupted:
+            batches.keep_snapshots(1.0)
+        gan.set_stage(2, 1.0)
+        if progress:
+            print(f"{self.name} ({'grown' if self.grow else '28×28 only'}): done, "
+                  f"{batches.steps * self.batch_size:,} images in {history.seconds:.0f} s", flush=True)
+        history.kept["batches"] = batches
+        return history
 
 
-def fit_progressive(gan: ProgressiveGAN, images: torch.Tensor, recipe: ProgressiveRecipe, *, snapshot_count: int = 16,
-                    log_every: int = 20, progress: bool = True) -> dict:
-    """Train ``gan`` in place on ``images`` (in [0, 1]) for ``recipe.seconds`` of wall time, the stage following
-    ``recipe.stage_at(elapsed / seconds)``; return the record kept with the weights.
+class GrowingBatches:
+    """The progressive GAN's real digits for a wall-clock budget (:func:`~course_utils.train.for_seconds`): before
+    each step the stage follows the clock, ``recipe.stage_at(fraction of the time gone)``, and a batch is drawn at
+    that stage's size. At each phase's end it keeps the generator's images for ``snapshot_count`` fixed latents."""
 
-    The record holds, every ``log_every`` steps, the time, images seen, level, α and the losses (``history``), and
-    the generator's images for ``snapshot_count`` fixed latents at the end of every phase (``snapshots``, at the
-    stage's own size, enlarged to 28×28 with nearest-neighbour so the 7×7 ones look as blocky as they are), with the
-    stage and the second of each (``snapshot_stages``, ``snapshot_seconds``).
-    """
-    check_digit_batch(images)
-    real = to_tanh_range(images)
-    pyramid = [F.avg_pool2d(real, 4), F.avg_pool2d(real, 2), real]             # 7×7, 14×14, 28×28 versions
-    g_opt = torch.optim.Adam(gan.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    d_opt = torch.optim.Adam(gan.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    step = make_gan_step(gan.generator, gan.discriminator, g_opt, d_opt, gan.latent_dim, loss=recipe.loss)
-    fixed = gan.sample_latent(snapshot_count, rng=5)
-    history: dict[str, list[float]] = {name: [] for name in ("seconds", "images", "level", "alpha", "d_loss", "g_loss")}
-    snapshots, snapshot_stages, snapshot_seconds = [], [], []
-    pending: list[dict[str, torch.Tensor]] = []
-    phase_ends = torch.tensor(recipe.phases, dtype=torch.float64).cumsum(0).tolist()    # the same moments for both
-    next_snapshot, steps, phase, started = 0, 0, None, time.perf_counter()
-    gan.train()
-    while True:
-        elapsed = time.perf_counter() - started
-        fraction = min(1.0, elapsed / recipe.seconds)
-        while next_snapshot < len(phase_ends) and (fraction >= phase_ends[next_snapshot] - 1e-9 or fraction >= 1.0):
-            snapshots.append(F.interpolate(gan.decode(fixed).cpu(), size=28, mode="nearest"))
-            snapshot_stages.append(gan.stage)
-            snapshot_seconds.append(elapsed)
-            next_snapshot += 1
-        if fraction >= 1.0:
-            break
-        level, alpha = recipe.stage_at(fraction)
-        if progress and (level, alpha < 1) != phase:
-            phase = (level, alpha < 1)
-            print(f"{recipe.name} ({'grown' if recipe.grow else '28×28 only'}), {elapsed:4.1f} s of {recipe.seconds:g}: "
-                  f"{'fading in' if alpha < 1 else 'training at'} "
-                  f"{SIDES[level]}×{SIDES[level]} ({steps * recipe.batch_size:,} images so far)", flush=True)
-        gan.set_stage(level, alpha)
-        index = torch.randint(len(real), (recipe.batch_size,), device=real.device)
-        pending.append(step(real_at_stage(pyramid, index, level, alpha)))
-        update_average(gan.average_generator, gan.generator, recipe.average_decay)
-        steps += 1
-        if steps % log_every == 0:
-            means = {name: torch.stack([v[name] for v in pending]).mean().item() for name in ("d_loss", "g_loss")}
-            check_finite(means, steps)
-            pending.clear()
-            for name, value in {"seconds": elapsed, "images": steps * recipe.batch_size, "level": level,
-                                "alpha": alpha, **means}.items():
-                history[name].append(float(value))
-    if progress:
-        print(f"{recipe.name} ({'grown' if recipe.grow else '28×28 only'}): done, {steps * recipe.batch_size:,} images "
-              f"in {recipe.seconds:g} s", flush=True)
-    gan.set_stage(2, 1.0)
-    gan.eval()
-    return {"history": history, "snapshots": torch.stack(snapshots),
-            "snapshot_stages": torch.tensor([[lv, a] for lv, a in snapshot_stages]),
-            "snapshot_seconds": torch.tensor(snapshot_seconds),
-            "train_seconds": time.perf_counter() - started, "steps": steps, "images_seen": steps * recipe.batch_size,
-            "device": str(gan.device)}
+    def __init__(self, gan: ProgressiveGAN, images: torch.Tensor, recipe: ProgressiveRecipe, *,
+                 snapshot_count: int = 16, progress: bool = True):
+        real = to_tanh_range(images)
+        self.pyramid = [F.avg_pool2d(real, 4), F.avg_pool2d(real, 2), real]          # 7×7, 14×14, 28×28 versions
+        self.gan, self.recipe, self.progress = gan, recipe, progress
+        self.fixed = gan.sample_latent(snapshot_count, rng=5)
+        self.phase_ends = torch.tensor(recipe.phases, dtype=torch.float64).cumsum(0).tolist()
+        self.snapshots: list[torch.Tensor] = []
+        self.snapshot_stages: list[tuple[int, float]] = []
+        self.snapshot_seconds: list[float] = []
+        self.steps, self.phase = 0, None
+
+    def __iter__(self):
+        return for_seconds(self.recipe.seconds, self.draw)
+
+    def draw(self, fraction: float) -> torch.Tensor:
+        """The next batch of real digits at the stage for ``fraction`` of the training time."""
+        self.keep_snapshots(fraction)
+        level, alpha = self.recipe.stage_at(fraction)
+        if self.progress and (level, alpha < 1) != self.phase:
+            self.phase = (level, alpha < 1)
+            print(f"{self.recipe.name} ({'grown' if self.recipe.grow else '28×28 only'}), "
+                  f"{fraction * self.recipe.seconds:4.1f} s of {self.recipe.seconds:g}: "
+                  f"{'fading in' if alpha < 1 else 'training at'} {SIDES[level]}×{SIDES[level]} "
+                  f"({self.steps * self.recipe.batch_size:,} images so far)", flush=True)
+        self.gan.set_stage(level, alpha)
+        self.steps += 1
+        index = torch.randint(len(self.pyramid[2]), (self.recipe.batch_size,), device=self.pyramid[2].device)
+        return real_at_stage(self.pyramid, index, level, alpha)
+
+    def keep_snapshots(self, fraction: float) -> None:
+        """Decode the fixed latents once for every phase that has ended by ``fraction`` of the training time (at the
+        stage's own size, enlarged to 28×28 with nearest-neighbour so the 7×7 ones look as blocky as they are)."""
+        while len(self.snapshots) < len(self.phase_ends) and fraction >= self.phase_ends[len(self.snapshots)] - 1e-9:
+            self.snapshots.append(F.interpolate(self.gan.decode(self.fixed).cpu(), size=28, mode="nearest"))
+            self.snapshot_stages.append(self.gan.stage)
+            self.snapshot_seconds.append(fraction * self.recipe.seconds)
+
+
+def progressive_record(history: History, recipe: ProgressiveRecipe) -> dict:
+    """What the progressive GAN keeps beside its weights: every logging point's time, images seen, level, α and
+    losses (``history``); the generator's images for the fixed latents at the end of every phase (``snapshots``,
+    28×28) with the stage and the second of each (``snapshot_stages``, ``snapshot_seconds``); the time and steps."""
+    batches = history.kept["batches"]
+    steps = batches.steps
+    stages = [recipe.stage_at(min(1.0, second / recipe.seconds)) for second in history.elapsed]
+    return {"history": {"seconds": list(history.elapsed), "images": [s * recipe.batch_size for s in history.steps],
+                        "level": [float(level) for level, _ in stages], "alpha": [alpha for _, alpha in stages],
+                        "d_loss": list(history.get("d_loss", [])), "g_loss": list(history.get("g_loss", []))},
+            "snapshots": torch.stack(batches.snapshots) if batches.snapshots else torch.empty(0, len(batches.fixed), 1, 28, 28),
+            "snapshot_stages": torch.tensor([[lv, a] for lv, a in batches.snapshot_stages]).reshape(-1, 2),
+            "snapshot_seconds": torch.tensor(batches.snapshot_seconds),
+            "train_seconds": history.seconds, "steps": steps, "images_seen": steps * recipe.batch_size,
+            "device": str(batches.gan.device)}

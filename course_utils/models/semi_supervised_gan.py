@@ -4,13 +4,15 @@ classes; "fake" is the implicit logit 0) and a generator trained by feature matc
 The discriminator follows the paper's MNIST network: Gaussian noise on the input (σ = 0.3) and after every hidden
 layer (σ = 0.5), weight-normalised layers of 1000, 500, 250, 250 and 250 ReLU units, and 10 outputs. The noise is a
 regulariser that only acts in training mode. Its last hidden layer is the feature layer that feature matching uses.
+
+The generator follows the paper too: its latent z is drawn from U[0, 1]^100, not from N(0, I) as every other course
+model's is; it trains on that prior (``SemiSupervisedGenerator.sample_latent``), and ``SemiSupervisedGAN`` samples
+from the same one (``prior = "uniform"``).
 """
 
 from __future__ import annotations
 
 import json
-import numbers
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +22,11 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from ..config import budget
-from ..data import check_digit_batch, load_mnist, random_shift
+from ..data import load_mnist, random_shift
 from ..gan import frozen
+from ..latent import sample_latent
 from ..recipe import Recipe
-from ..train import train
+from ..train import History, train
 from .classifier import accuracy
 from .generative import GenerativeModel, evaluating
 from ..semi_supervised import draw_labelled, feature_matching_loss, generated_loss, supervised_loss, unlabelled_loss
@@ -63,6 +66,8 @@ class SemiSupervisedDiscriminator(nn.Module):
 class SemiSupervisedGenerator(nn.Module):
     """z (N×latent_dim, uniform on [0, 1] as in the paper) → images N×1×28×28 in [0, 1]."""
 
+    prior = "uniform"
+
     def __init__(self, latent_dim: int = 100):
         super().__init__()
         self.latent_dim = latent_dim
@@ -73,7 +78,8 @@ class SemiSupervisedGenerator(nn.Module):
         )
 
     def sample_latent(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
-        return torch.rand(n, self.latent_dim, device=device)
+        """``n`` latent vectors z ~ U[0, 1]^latent_dim, the prior G trains on, on ``device``."""
+        return sample_latent(n, self.latent_dim, device, prior=self.prior)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, 1, 28, 28)
@@ -142,7 +148,10 @@ def make_semi_supervised_step(generator: SemiSupervisedGenerator, discriminator:
 class SemiSupervisedGAN(GenerativeModel):
     """The discriminator (the classifier we keep) and the generator that helps train it. Calling the model
     classifies: images N×1×28×28 in [0, 1] → K class logits, so it scores like any course classifier. It also has
-    the verbs of every generative model (``sample_latent``, ``decode``, ``sample``), with the paper's uniform prior."""
+    the verbs of every generative model (``sample_latent``, ``decode``, ``sample``), with the paper's uniform prior:
+    ``sample_latent`` draws z ~ U[0, 1]^latent_dim, the prior the generator was trained on, not N(0, I)."""
+
+    prior = SemiSupervisedGenerator.prior                # "uniform": what G trains on is what sample_latent draws
 
     def __init__(self, latent_dim: int = 100, input_noise: float = 0.3, hidden_noise: float = 0.5):
         super().__init__()
@@ -153,15 +162,9 @@ class SemiSupervisedGAN(GenerativeModel):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.discriminator(images)[0]
 
-    def sample_latent(self, n: int, rng: int | torch.Generator | None = None) -> torch.Tensor:
-        """``n`` latent vectors z ~ U[0, 1]^latent_dim (the paper's prior), on the model's device."""
-        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-            rng = torch.Generator().manual_seed(int(rng))
-        return torch.rand(n, self.latent_dim, generator=rng).to(self.device)
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images N×1×28×28 in [0, 1] (G ends in a sigmoid) for latent vectors N×latent_dim, G in eval mode."""
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``decode(z)``: images N×1×28×28 in [0, 1] (G ends in a sigmoid) for latent vectors N×latent_dim from
+        U[0, 1] (checked by ``decode``), G in eval mode."""
         with evaluating(self.generator):
             return self.generator(z)
 
@@ -205,6 +208,7 @@ class SemiSupervisedRecipe(Recipe):
     """
 
     name = "semi-supervised GAN"
+    uses_labels = True
     per_class: int | None = 10
     label_seed: int = 0
     unlabelled_term: bool = True
@@ -229,46 +233,60 @@ class SemiSupervisedRecipe(Recipe):
 
     def fit(self, model: SemiSupervisedGAN, device) -> dict:
         """Train on the training digits (labels kept for the drawn ones only); ``info`` holds the test accuracy
-        after every epoch, its final and best values, and the training time."""
-        images, labels = load_mnist("train", device=device)
-        images, labels = images[:self.train_images], labels[:self.train_images]
+        after every epoch, its final and best values, the labelled indices and the training time."""
+        images, labels = self.training_data(device)
         test_images, test_labels = load_mnist("test", device=device)
         return fit_semi_supervised(model, images, labels, test_images, test_labels, self)
+
+    def train_steps(self, model: SemiSupervisedGAN, images: torch.Tensor, labels: torch.Tensor, *,
+                    on_epoch_end=None, progress: bool = True) -> History:
+        """Train ``model`` in place with :func:`make_semi_supervised_step` on the drawn labelled digits and the
+        unlabelled pool, the learning rate falling linearly to 0 over the last third of the epochs."""
+        labelled, unlabelled = self.split(labels)
+        model.to(images.device)
+        g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=self.lr, betas=self.betas)
+        d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=self.lr, betas=self.betas)
+        step = make_semi_supervised_step(model.generator, model.discriminator, g_optimizer, d_optimizer,
+                                         feature_matching=self.feature_matching, unlabelled_term=self.unlabelled_term,
+                                         fake_term=self.fake_term)
+        batches = LabelledAndUnlabelled(images[labelled], labels[labelled], images[unlabelled],
+                                        batch_size=self.batch_size, steps=len(images) // self.batch_size,
+                                        max_shift=self.max_shift)
+
+        def end_of_epoch(epoch: int, history: History) -> None:
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            fraction_left = (self.epochs - epoch - 1) / self.epochs
+            for group in g_optimizer.param_groups + d_optimizer.param_groups:
+                group["lr"] = self.lr * min(1.0, 3 * fraction_left)
+
+        return train(step, batches, self.epochs, model=model, on_epoch_end=end_of_epoch, progress=progress,
+                     description=self.method)
+
+    def split(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The indices of the labelled digits (``per_class`` of each class, drawn with ``label_seed``) and of the
+        unlabelled pool; with ``per_class=None`` every digit is labelled and is the unlabelled stream too."""
+        if self.per_class is None:
+            everything = torch.arange(len(labels), device=labels.device)
+            return everything, everything
+        return draw_labelled(labels, self.per_class, self.label_seed)
 
 
 def fit_semi_supervised(model: SemiSupervisedGAN, images: torch.Tensor, labels: torch.Tensor,
                         test_images: torch.Tensor, test_labels: torch.Tensor, recipe: SemiSupervisedRecipe, *,
                         progress: bool = True) -> dict:
-    """Train ``model`` in place with :func:`make_semi_supervised_step`; return the test accuracy per epoch, the
-    final and best ones, the labelled indices, and the seconds it took."""
-    check_digit_batch(images)
-    if recipe.per_class is None:                         # every digit labelled: they are the unlabelled stream too
-        labelled = unlabelled = torch.arange(len(labels), device=labels.device)
-    else:
-        labelled, unlabelled = draw_labelled(labels, recipe.per_class, recipe.label_seed)
-    model.to(images.device).train()
-    g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
-    step = make_semi_supervised_step(model.generator, model.discriminator, g_optimizer, d_optimizer,
-                                     feature_matching=recipe.feature_matching, unlabelled_term=recipe.unlabelled_term,
-                                     fake_term=recipe.fake_term)
-    batches = LabelledAndUnlabelled(images[labelled], labels[labelled], images[unlabelled], batch_size=recipe.batch_size,
-                                    steps=len(images) // recipe.batch_size, max_shift=recipe.max_shift)
+    """Train ``model`` in place with the recipe (:meth:`SemiSupervisedRecipe.train_on`), measuring the test accuracy
+    after every epoch; return the curve, the final and best accuracies, the labelled indices, and the seconds."""
     curve: list[float] = []
 
-    def end_of_epoch(epoch: int, history) -> None:
+    def measure(epoch: int, history: History) -> None:
         curve.append(accuracy(model, test_images, test_labels))
         model.train()
-        fraction_left = (recipe.epochs - epoch - 1) / recipe.epochs
-        for group in g_optimizer.param_groups + d_optimizer.param_groups:
-            group["lr"] = recipe.lr * min(1.0, 3 * fraction_left)
 
-    started = time.perf_counter()
-    train(step, batches, recipe.epochs, on_epoch_end=end_of_epoch, progress=progress, description=recipe.method)
-    model.eval()
+    history = recipe.train_on(model, images, labels, on_epoch_end=measure, progress=progress)
     return {"test_accuracy": curve[-1] if curve else accuracy(model, test_images, test_labels),
             "best_test_accuracy": max(curve, default=0.0), "accuracy_curve": curve,
-            "labelled": labelled.tolist(), "train_seconds": time.perf_counter() - started}
+            "labelled": recipe.split(labels)[0].tolist(), "train_seconds": history.seconds}
 
 
 ABLATION = {

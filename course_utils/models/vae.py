@@ -1,9 +1,9 @@
 """The fully-connected MNIST VAE of Kingma & Welling (2014): 784 → 400 → (μ, log σ²) of 20 dims; 20 → 400 → 784.
 
 The encoder outputs a diagonal Gaussian q(z|x); the decoder outputs the logits of independent Bernoulli
-distributions p(x|z), one per pixel. ``fit_vae`` is the course's fast training recipe (Adam with a one-cycle
-learning rate, large on-device minibatches), shared by notebook 03 and ``benchmarks/vae.py``; ``VAERecipe`` holds
-its numbers.
+distributions p(x|z), one per pixel. ``VAERecipe`` holds the course's fast training recipe (Adam with a one-cycle
+learning rate, large on-device minibatches), shared by notebook 03 and ``benchmarks/vae.py``: ``recipe.train_on``
+runs it through the course's engine.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class VAE(GenerativeModel):
         mu, logvar = self.encode(x)
         return self.decoder_logits(reparameterize(mu, logvar)), mu, logvar
 
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's pixel means (probabilities of ink) for latent codes, as images N×1×28×28."""
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``decode(z)``: the decoder's pixel means (probabilities of ink) for latent codes z ~ N(0, I) (checked by
+        ``decode``), as images N×1×28×28."""
         with evaluating(self):
             return torch.sigmoid(self.decoder_logits(z)).view(-1, 1, 28, 28)
 
@@ -88,47 +88,42 @@ class VAERecipe(Recipe):
     def fit(self, model: VAE, device) -> dict:
         """Train on the training split; ``info`` holds the held-out ``neg_elbo`` (nats per test image), the ``epochs``
         and the training time in seconds."""
-        images, _ = load_mnist("train", device=device)
-        history = fit_vae(model, images, self, description=f"VAE, {self.latent_dim}-D latent")
+        images, _ = self.training_data(device)
+        history = self.train_on(model, images, description=f"VAE, {self.latent_dim}-D latent")
         test_images, _ = load_mnist("test", device=device)
         return {"neg_elbo": evaluate_vae(model, test_images)["neg_elbo"], "epochs": self.epochs_for(len(images)),
                 "train_seconds": history.seconds}
 
+    def train_steps(self, model: VAE, images: torch.Tensor, labels=None, *, on_epoch_end=None, progress: bool = True,
+                    description: str = "VAE") -> History:
+        """Train ``model`` in place by maximising the ELBO; returns the history (``loss``, ``reconstruction``, ``kl``).
 
-def fit_vae(model: VAE, images: torch.Tensor, recipe: VAERecipe, *, progress: bool = True,
-            description: str = "VAE") -> History:
-    """Train ``model`` in place by maximising the ELBO; returns the history (``loss``, ``reconstruction``, ``kl``).
+        Flat images stay on the model's device, minibatches of ``batch_size``, Adam with a one-cycle learning rate
+        that warms up to ``max_lr`` and anneals to almost zero (Smith & Topin, 2019), and ``shifted_fraction`` of
+        every minibatch moved by up to one pixel, so 5,000 digits overfit later. Losses are nats per image:
+        ``loss`` = ``reconstruction`` + ``kl`` = −ELBO.
+        """
+        rows = flatten_digits(images).to(model.device)
+        epochs = self.epochs_for(len(rows))
+        batches = Minibatches(rows, batch_size=self.batch_size, drop_last=len(rows) > self.batch_size)
+        optimizer = _adam(model, self.max_lr)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=max(1, epochs * len(batches)))
 
-    The recipe: flat images stay on the model's device, minibatches of ``recipe.batch_size``, Adam with a one-cycle
-    learning rate that warms up to ``recipe.max_lr`` and anneals to almost zero (Smith & Topin, 2019), and
-    ``recipe.shifted_fraction`` of every minibatch moved by up to one pixel, so 5,000 digits overfit later. Losses
-    are nats per image: ``loss`` = ``reconstruction`` + ``kl`` = −ELBO.
-    """
-    if not 0.0 <= recipe.shifted_fraction <= 1.0:
-        raise ValueError(f"shifted_fraction must be between 0 and 1, got {recipe.shifted_fraction!r}")
-    rows = flatten_digits(images).to(model.device)
-    epochs = recipe.epochs_for(len(rows))
-    batches = Minibatches(rows, batch_size=recipe.batch_size, drop_last=len(rows) > recipe.batch_size)
-    optimizer = _adam(model, recipe.max_lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.max_lr, total_steps=max(1, epochs * len(batches)))
-    model.train()
+        def step(x):
+            shifted = int(self.shifted_fraction * len(x))
+            if shifted:
+                x = torch.cat([random_shift(x[:shifted].view(-1, 1, 28, 28), max_shift=1).view(shifted, PIXELS), x[shifted:]])
+            logits, mu, logvar = model(x)
+            terms = negative_elbo(logits, x, mu, logvar)
+            loss = terms["loss"].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            return {name: value.mean() for name, value in terms.items()}
 
-    def step(x):
-        shifted = int(recipe.shifted_fraction * len(x))
-        if shifted:
-            x = torch.cat([random_shift(x[:shifted].view(-1, 1, 28, 28), max_shift=1).view(shifted, PIXELS), x[shifted:]])
-        logits, mu, logvar = model(x)
-        terms = negative_elbo(logits, x, mu, logvar)
-        loss = terms["loss"].mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        return {name: value.mean() for name, value in terms.items()}
-
-    history = train(step, batches, epochs, progress=progress, description=description)
-    model.eval()
-    return history
+        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
+                     description=description)
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
