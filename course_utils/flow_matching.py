@@ -41,7 +41,7 @@ def _per_example(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return t.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
-def interpolate(noise: torch.Tensor, data: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def point_on_path(noise: torch.Tensor, data: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The point at time ``t`` (shape N) on the straight path from ``noise`` (t = 0) to ``data`` (t = 1)."""
     if noise.shape != data.shape:
         raise ValueError(f"noise and data must have one shape, got {tuple(noise.shape)} and {tuple(data.shape)}")
@@ -65,7 +65,7 @@ def flow_matching_loss(velocity_model: Callable, data: torch.Tensor, labels: tor
     noise = torch.randn_like(data)
     t = (torch.rand(len(data), device=data.device) if time_sampling == "uniform"
          else torch.sigmoid(torch.randn(len(data), device=data.device)))
-    x_t = interpolate(noise, data, t)
+    x_t = point_on_path(noise, data, t)
     if labels is None:
         prediction = velocity_model(x_t, t)
     else:

@@ -5,7 +5,7 @@ notebook 07's ``semi_supervised``, whose generator was trained to help a classif
 flow-matching ``diffusion`` and its class-conditional, guided ``diffusion_cond``) and
 defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
 (or loads it from the cache), draws samples with a fixed seed, and judges them with
-:func:`course_utils.metrics.sample_quality` against the held-out test digits, the same numbers for every model; a
+:func:`course_utils.metrics.quality_scores` against the held-out test digits, the same numbers for every model; a
 class-conditional model draws every class equally often and is also scored on ``label_accuracy``.
 """
 
@@ -20,7 +20,7 @@ import torch
 
 from .checkpoints import pretrained
 from .data import load_mnist
-from .metrics import sample_quality
+from .metrics import quality_scores
 from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
@@ -65,7 +65,7 @@ class Judge:
         self.reference, _ = load_mnist("test", device=device)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        return sample_quality(self.classifier, images, self.reference, labels)
+        return quality_scores(self.classifier, images, self.reference, labels)
 
     def reference_rows(self, samples: int, seed: int = 0) -> dict[str, dict[str, float]]:
         """Scores of real training digits (what a perfect copy of the training data would get; they are not the
@@ -92,7 +92,7 @@ def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, ove
 
     ``overrides`` changes recipe fields (the recipe's own ``seed`` among them: it decides the training run, while
     ``seed`` here decides which latent vectors are drawn). Returns the benchmark's record: ``model``, the numbers of
-    ``sample_quality``, ``train_seconds`` (how long the cached model took to train) and ``samples``. A
+    ``quality_scores``, ``train_seconds`` (how long the cached model took to train) and ``samples``. A
     class-conditional model's record adds ``label_accuracy``: the share of samples the classifier calls the class
     that was asked for.
     """

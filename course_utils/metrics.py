@@ -153,7 +153,7 @@ def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
 CONFIDENT = 0.9
 
 
-def sample_quality(classifier: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor,
+def quality_scores(classifier: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor,
                    labels: torch.Tensor | None = None) -> dict[str, float]:
     """How much a set of images looks like digits, in the course classifier's eyes: the numbers of every leaderboard.
 

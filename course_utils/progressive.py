@@ -81,15 +81,15 @@ class EqualizedConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
-def truncated_normal(count: int, dim: int, threshold: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def truncated_normal(count: int, dim: int, threshold: float, rng: torch.Generator | None = None) -> torch.Tensor:
     """``count`` × ``dim`` draws from N(0, 1) in which every value beyond ±``threshold`` is drawn again until it lies
     inside (BigGAN's truncation trick)."""
     if threshold <= 0:
         raise ValueError(f"the threshold must be positive, got {threshold}")
-    z = torch.randn(count, dim, generator=generator)
+    z = torch.randn(count, dim, generator=rng)
     outside = z.abs() > threshold
     while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        z[outside] = torch.randn(int(outside.sum()), generator=rng)
         outside = z.abs() > threshold
     return z
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_utils.metrics import (class_probabilities, classifier_features, frechet_distance, inception_score,
-                                  sample_quality)
+                                  quality_scores)
 
 
 def test_inception_score_extremes():
@@ -40,8 +40,8 @@ def test_real_digits_score_better_than_noise(trained_classifier, bundled_mnist):
     (train_images, train_labels), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
     noise = torch.rand(500, 1, 28, 28)
-    real = sample_quality(trained_classifier, train_images[:500], test_images, labels=train_labels[:500])
-    fake = sample_quality(trained_classifier, noise, test_images)
+    real = quality_scores(trained_classifier, train_images[:500], test_images, labels=train_labels[:500])
+    fake = quality_scores(trained_classifier, noise, test_images)
     assert real["inception_score"] > 7.0 and fake["inception_score"] < 2.0
     assert real["frechet_distance"] < 0.1 * fake["frechet_distance"]
     assert real["confident_share"] > 0.6 and real["label_accuracy"] > 0.9   # a 2-epoch classifier is not sure of all and "label_accuracy" not in fake
@@ -52,7 +52,7 @@ def test_real_digits_score_better_than_noise(trained_classifier, bundled_mnist):
     with pytest.raises(ValueError, match="N×1×28×28"):
         class_probabilities(trained_classifier, torch.rand(3, 784))
     with pytest.raises(ValueError, match="one label per image"):
-        sample_quality(trained_classifier, noise[:4], test_images, labels=train_labels[:3])
+        quality_scores(trained_classifier, noise[:4], test_images, labels=train_labels[:3])
 
 
 def test_class_counts_are_per_thousand_and_confidence_uses_the_threshold():
@@ -67,5 +67,5 @@ def test_class_counts_are_per_thousand_and_confidence_uses_the_threshold():
         def features(self, x):
             return {"hidden": x.flatten(1)[:, :5]}
 
-    quality = sample_quality(Fixed(), torch.rand(500, 1, 28, 28), torch.rand(50, 1, 28, 28))
+    quality = quality_scores(Fixed(), torch.rand(500, 1, 28, 28), torch.rand(50, 1, 28, 28))
     assert quality["class_min"] == 0 and quality["class_max"] == 600 and quality["confident_share"] == 0.6

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from course_utils.flow_matching import (euler_sample, flow_matching_loss, guided_velocity, heun_sample, interpolate,
+from course_utils.flow_matching import (euler_sample, flow_matching_loss, guided_velocity, heun_sample, point_on_path,
                                         time_embedding)
-from course_utils.metrics import sample_quality
+from course_utils.metrics import quality_scores
 from course_utils.models.flow import FlowModel, FlowRecipe, UNet
 
 
@@ -32,11 +32,11 @@ def test_the_loss_regresses_the_velocity_of_the_straight_path_by_hand():
 
 def test_interpolate_runs_from_noise_to_data_and_checks_its_inputs():
     noise, data = torch.zeros(3, 1, 2, 2), torch.ones(3, 1, 2, 2)
-    assert torch.equal(interpolate(noise, data, torch.tensor([0.0, 0.5, 1.0]))[:, 0, 0, 0], torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.equal(point_on_path(noise, data, torch.tensor([0.0, 0.5, 1.0]))[:, 0, 0, 0], torch.tensor([0.0, 0.5, 1.0]))
     with pytest.raises(ValueError, match="one time per example"):
-        interpolate(noise, data, torch.tensor([0.5]))
+        point_on_path(noise, data, torch.tensor([0.5]))
     with pytest.raises(ValueError, match="one shape"):
-        interpolate(noise, data[:2], torch.zeros(3))
+        point_on_path(noise, data[:2], torch.zeros(3))
 
 
 def test_dropped_labels_become_the_no_label_class():
@@ -140,8 +140,8 @@ def test_a_short_run_beats_noise_on_the_score(bundled_mnist, trained_classifier)
     assert history["loss"][-1] < 0.6 * history["loss"][0]
     samples = model.sample(300, rng=0)
     assert samples.shape == (300, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
-    noise_score = sample_quality(trained_classifier, torch.rand(300, 1, 28, 28), test_images)["inception_score"]
-    score = sample_quality(trained_classifier, samples, test_images)["inception_score"]
+    noise_score = quality_scores(trained_classifier, torch.rand(300, 1, 28, 28), test_images)["inception_score"]
+    score = quality_scores(trained_classifier, samples, test_images)["inception_score"]
     assert score > noise_score + 1.5, (score, noise_score)
 
 

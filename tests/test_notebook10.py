@@ -15,7 +15,7 @@ from course_utils.densities import ring_of_gaussians
 from course_utils.device import synchronize
 from course_utils.exercises import PASSED, WRONG
 from course_utils.exercises import flow_matching as exercises
-from course_utils.flow_matching import euler_sample, flow_matching_loss, interpolate
+from course_utils.flow_matching import euler_sample, flow_matching_loss, point_on_path
 from course_utils.metrics import mode_coverage, sharpness
 from course_utils.models.conditional import classes_in_order
 from course_utils.models.flow import FlowRecipe
@@ -66,12 +66,12 @@ def test_flow_matching_covers_every_mode_of_the_ring(monkeypatch):
 
 
 def test_the_reference_loss_passes_and_mistakes_are_named():
-    assert exercises.loss.evaluate(lambda m, d, n, t: F.mse_loss(m(interpolate(n, d, t), t), d - n)).status == PASSED
+    assert exercises.loss.evaluate(lambda m, d, n, t: F.mse_loss(m(point_on_path(n, d, t), t), d - n)).status == PASSED
     mistakes = {
-        "not noise − data": lambda m, d, n, t: F.mse_loss(m(interpolate(n, d, t), t), n - d),
-        "x_t = (1 − t)·noise + t·data": lambda m, d, n, t: F.mse_loss(m(interpolate(d, n, t), t), d - n),
-        "do not add them up": lambda m, d, n, t: F.mse_loss(m(interpolate(n, d, t), t), d - n, reduction="sum"),
-        "not the clean data": lambda m, d, n, t: F.mse_loss(m(interpolate(n, d, t), t), d),
+        "not noise − data": lambda m, d, n, t: F.mse_loss(m(point_on_path(n, d, t), t), n - d),
+        "x_t = (1 − t)·noise + t·data": lambda m, d, n, t: F.mse_loss(m(point_on_path(d, n, t), t), d - n),
+        "do not add them up": lambda m, d, n, t: F.mse_loss(m(point_on_path(n, d, t), t), d - n, reduction="sum"),
+        "not the clean data": lambda m, d, n, t: F.mse_loss(m(point_on_path(n, d, t), t), d),
     }
     for hint, wrong in mistakes.items():
         feedback = exercises.loss.evaluate(wrong)

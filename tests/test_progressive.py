@@ -54,7 +54,7 @@ def test_equalised_layers_scale_unit_weights_by_hes_constant_at_every_call():
 
 
 def test_truncation_keeps_every_value_inside_the_threshold_and_psi_pulls_to_the_mean():
-    z = truncated_normal(2000, 8, 0.5, generator=torch.Generator().manual_seed(0))
+    z = truncated_normal(2000, 8, 0.5, rng=torch.Generator().manual_seed(0))
     assert z.shape == (2000, 8) and z.abs().max() <= 0.5 and z.std() > 0.2
     mean = torch.full((8,), 3.0)
     assert torch.allclose(toward_mean(z, mean, 1.0), z, atol=1e-6) and torch.equal(toward_mean(z, mean, 0.0), mean.expand(2000, 8))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..flow_matching import interpolate
+from ..flow_matching import point_on_path
 from . import Exercise, Experiment
 
 
@@ -28,7 +28,7 @@ class _TinyVelocity(nn.Module):
 
 
 def _reference_loss(velocity_model, data, noise, t):
-    return F.mse_loss(velocity_model(interpolate(noise, data, t), t), data - noise)
+    return F.mse_loss(velocity_model(point_on_path(noise, data, t), t), data - noise)
 
 
 def _loss_cases() -> list[tuple]:
