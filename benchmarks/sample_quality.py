@@ -36,8 +36,9 @@ import torch
 from benchmarks.arguments import finite_float, positive_int, whole_number
 from course_utils.data import load_mnist
 from course_utils.device import describe_device, get_device
-from course_utils.evaluation import all_metrics, metrics_table
-from course_utils.leaderboard import RECIPES, Judge, markdown_table, recipe_for, samples_of, score_model
+from course_utils.evaluation import METRIC_COLUMNS, all_metrics
+from course_utils.leaderboard import RECIPES, Judge, recipe_for, samples_of, score_model, scores_table
+from course_utils.tables import metrics_table
 
 TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
 KINDS = {int: "a whole number", float: "a finite number", bool: "true or false", str: "text", type(None): "None"}
@@ -169,7 +170,7 @@ def main() -> None:
             records.append(record)
             rows[row_name(name, overrides[name])] = record
     print()
-    print(metrics_table(rows, first="images") if args.all_metrics else markdown_table(rows))
+    print(metrics_table(rows, METRIC_COLUMNS) if args.all_metrics else scores_table(rows))
     print()
     for record in records:
         print(json.dumps(record))

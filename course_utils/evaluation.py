@@ -16,6 +16,7 @@ from torch import nn
 
 from .data import Minibatches, check_digit_batch
 from .metrics import classifier_features, nearest_neighbours
+from .tables import METRICS
 
 
 def _check_point_sets(a: torch.Tensor, b: torch.Tensor, what: str = "features") -> None:
@@ -211,24 +212,7 @@ def all_metrics(judge, images: torch.Tensor, train: torch.Tensor, k: int = 3, se
 
 # --- Tables of those numbers ---
 
-METRIC_COLUMNS = {"inception_score": "score ↑", "frechet_distance": "Fréchet ↓", "precision": "precision ↑",
-                  "recall": "recall ↑", "swd_28": "SWD 28 ↓", "swd_7": "SWD 7 ↓", "memorisation": "memo. ratio",
-                  "two_sample_accuracy": "2-sample acc."}
-"""The columns of notebook 08's tables (metric → heading): ↑ higher is better, ↓ lower; the memorisation ratio
-should be near 1 and the two-sample accuracy near 0.5."""
-
-_SHARES = {"precision", "recall", "memorisation", "two_sample_accuracy", "confident_share"}
-
-
-def metrics_table(rows: dict[str, dict[str, float]], columns: dict[str, str] = METRIC_COLUMNS,
-                  first: str = "images") -> str:
-    """Rows of :func:`all_metrics` (name → numbers) as a Markdown table with ``columns`` (metric → heading):
-    shares and ratios with two decimals, the rest with one."""
-    missing = sorted({key for row in rows.values() for key in columns if key not in row})
-    if missing:
-        raise ValueError(f"every row needs the metrics {missing}: compute them with all_metrics()")
-    lines = [f"| {first} | " + " | ".join(columns.values()) + " |", "| --- |" + " ---: |" * len(columns)]
-    for name, row in rows.items():
-        cells = [f"{row[key]:.2f}" if key in _SHARES else f"{row[key]:.1f}" for key in columns]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+METRIC_COLUMNS = {key: METRICS[key].title for key in ("inception_score", "frechet_distance", "precision", "recall",
+                                                      "swd_28", "swd_7", "memorisation", "two_sample_accuracy")}
+"""The columns of notebook 08's tables (metric → heading, from :data:`course_utils.tables.METRICS`): ↑ higher is
+better, ↓ lower; the memorisation ratio should be near 1 and the two-sample accuracy near 0.5."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 
 import torch
@@ -21,6 +20,7 @@ import torch
 from .checkpoints import pretrained
 from .data import load_mnist
 from .metrics import quality_scores
+from .tables import metrics_table
 from .models.classifier import ClassifierRecipe
 from .models.conditional import CGANRecipe
 from .models.dcgan import DCGANRecipe
@@ -101,17 +101,14 @@ def score_model(name: str, judge: Judge, samples: int = 1000, seed: int = 0, ove
     return {"model": name, **quality, "train_seconds": float(info.get("train_seconds", float("nan"))), "samples": samples}
 
 
-def markdown_table(rows: dict[str, dict]) -> str:
+SCORE_COLUMNS = ("inception_score", "frechet_distance", "confident_share", "class_min", "class_max")
+"""The classifier's numbers every course model is shown with (``quality_scores``)."""
+
+
+def scores_table(rows: dict[str, dict]) -> str:
     """Scores as a Markdown table, one row per image set: the benchmark's table and the notebooks' alike. If any row
-    has a ``label_accuracy`` (a class-conditional model), a column "asked-for class" shows it (— for the others)."""
+    has a ``label_accuracy`` (a class-conditional model), a column "asked-for class" shows it (— for the others);
+    the last column is the training time (— where there is none)."""
     labelled = any("label_accuracy" in row for row in rows.values())
-    lines = ["| images | Inception-style score ↑ | Fréchet distance ↓ | confident ↑ | rarest class /1000 "
-             f"| commonest /1000 |{' asked-for class ↑ |' if labelled else ''} train s |",
-             f"| --- | ---: | ---: | ---: | ---: | ---: |{' ---: |' if labelled else ''} ---: |"]
-    for name, row in rows.items():
-        seconds = row.get("train_seconds", math.nan)
-        accuracy = f" {row['label_accuracy']:.1%} |" if "label_accuracy" in row else " — |"
-        lines.append(f"| {name} | {row['inception_score']:.2f} | {row['frechet_distance']:.1f} | "
-                     f"{row['confident_share']:.0%} | {row['class_min']:.0f} | {row['class_max']:.0f} |"
-                     f"{accuracy if labelled else ''} {'—' if math.isnan(seconds) else f'{seconds:.0f}'} |")
-    return "\n".join(lines)
+    columns = [*SCORE_COLUMNS, *(["label_accuracy"] if labelled else []), "train_seconds"]
+    return metrics_table(rows, columns, required=False)

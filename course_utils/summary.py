@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .tables import markdown_table
+
 
 def layer_table(net: nn.Sequential, example: torch.Tensor) -> list[tuple[str, tuple[int, ...], int]]:
     """(layer, output shape without the batch, parameter count) for every layer of ``net`` on ``example``.
@@ -40,9 +42,9 @@ def describe_layer(layer: nn.Module) -> str:
 
 def layer_table_markdown(net: nn.Sequential, example: torch.Tensor) -> str:
     """:func:`layer_table` as a Markdown table, for ``display(Markdown(...))`` in a notebook."""
-    lines = ["| layer | output shape (C×H×W) | parameters |", "| --- | --- | ---: |"]
-    lines += [f"| {name} | {'×'.join(map(str, shape))} | {count:,} |" for name, shape, count in layer_table(net, example)]
-    return "\n".join(lines)
+    return markdown_table(["layer", "output shape (C×H×W)", "parameters"],
+                          ([name, "×".join(map(str, shape)), f"{count:,}"] for name, shape, count in layer_table(net, example)),
+                          [False, False, True])
 
 
 def module_table(net: nn.Module, *inputs) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...], int]]:
@@ -72,8 +74,7 @@ def module_table_markdown(net: nn.Module, *inputs) -> str:
     """:func:`module_table` as a Markdown table, with the total parameter count in its last row."""
     rows = module_table(net, *inputs)
     shape = lambda dims: "×".join(map(str, dims)) or "one number"          # noqa: E731
-    lines = ["| part | layer | input | output | parameters |", "| --- | --- | --- | --- | ---: |"]
-    lines += [f"| `{name}` | {layer} | {shape(given)} | {shape(made)} | {count:,} |"
-              for name, layer, given, made, count in rows]
-    lines.append(f"| **total** | | | | **{sum(p.numel() for p in net.parameters()):,}** |")
-    return "\n".join(lines)
+    total = ["**total**", "", "", "", f"**{sum(p.numel() for p in net.parameters()):,}**"]
+    return markdown_table(["part", "layer", "input", "output", "parameters"],
+                          [*([f"`{name}`", layer, shape(given), shape(made), f"{count:,}"]
+                             for name, layer, given, made, count in rows), total], [False] * 4 + [True])

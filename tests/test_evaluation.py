@@ -230,11 +230,15 @@ def test_the_failure_prediction_reads_the_measured_changes():
 
 
 def test_metrics_table_formats_shares_and_distances_and_names_missing_metrics():
-    from course_utils.evaluation import METRIC_COLUMNS, metrics_table
+    from course_utils.evaluation import METRIC_COLUMNS
+    from course_utils.tables import metrics_table
 
     row = {key: 0.5 for key in METRIC_COLUMNS} | {"frechet_distance": 12.345}
-    table = metrics_table({"a model": row}, first="model").splitlines()
+    table = metrics_table({"a model": row}, METRIC_COLUMNS, first="model").splitlines()
     assert table[0].startswith("| model | score ↑ | Fréchet ↓ |") and table[1].count("---:") == len(METRIC_COLUMNS)
-    assert table[2] == "| a model | 0.5 | 12.3 | 0.50 | 0.50 | 0.5 | 0.5 | 0.50 | 0.50 |"
+    assert table[0].endswith("| memo. ratio | 2-sample acc. |"), "no arrow where neither direction is better"
+    assert table[2] == "| a model | 0.50 | 12.3 | 0.50 | 0.50 | 0.5 | 0.5 | 0.50 | 0.50 |"
     with pytest.raises(ValueError, match=r"every row needs the metrics \['recall'\]"):
-        metrics_table({"partial": {key: 1.0 for key in METRIC_COLUMNS if key != "recall"}})
+        metrics_table({"partial": {key: 1.0 for key in METRIC_COLUMNS if key != "recall"}}, METRIC_COLUMNS)
+    with pytest.raises(ValueError, match=r"no metric registered as \['sharpness'\]"):
+        metrics_table({"a model": row}, ["sharpness"])

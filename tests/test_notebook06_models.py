@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_utils.data import load_mnist
-from course_utils.leaderboard import RECIPES, markdown_table, recipe_for
+from course_utils.leaderboard import RECIPES, recipe_for, scores_table
 from course_utils.metrics import class_probabilities
 from course_utils.models import wgan_gp
 from course_utils.models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
@@ -203,8 +203,8 @@ def test_every_epoch_calls_each_callback_in_turn():
 
 def test_the_table_shows_label_accuracy_only_when_a_row_has_it():
     row = {"inception_score": 9.1, "frechet_distance": 20.0, "confident_share": 0.9, "class_min": 90, "class_max": 110}
-    assert "asked-for class" not in markdown_table({"dcgan": row})
-    table = markdown_table({"cgan": {**row, "label_accuracy": 0.985, "train_seconds": 100.0}, "dcgan": row})
+    assert "asked-for class" not in scores_table({"dcgan": row})
+    table = scores_table({"cgan": {**row, "label_accuracy": 0.985, "train_seconds": 100.0}, "dcgan": row})
     assert "| cgan | 9.10 | 20.0 | 90% | 90 | 110 | 98.5% | 100 |" in table
     assert "| dcgan | 9.10 | 20.0 | 90% | 90 | 110 | — | — |" in table
     assert recipe_for("cgan", width=8).width == 8
