@@ -1,6 +1,7 @@
 """The lines a notebook writes out agree with the library that trains the cached models.
 
-Notebook 05 writes the DCGAN step, notebook 02 the perceptual-loss step, and notebook 05 the batch-norm statistics;
+Notebook 05 writes the DCGAN step, notebook 06 the cGAN step, notebook 09 the growth schedule, notebook 10 the
+flow-matching step, notebook 02 the perceptual-loss step, and notebook 05 the batch-norm statistics;
 each is run here, from the notebook itself, next to the library's version.
 """
 
@@ -133,3 +134,78 @@ def test_notebook_00_digit_slider_shows_the_chosen_digit_and_leaves_no_figures_o
     slider.value = 2
     assert drawn[-1] == ["test digit #2: label 4"]
     assert len(plt.get_fignums()) <= 1, f"{len(plt.get_fignums())} figures left open after 41 redraws"
+
+
+def test_notebook_06_cgan_step_and_the_library_step_leave_the_same_weights(bundled_mnist):
+    from course_utils.gan import frozen
+    from course_utils.losses import discriminator_hinge_loss, generator_hinge_loss
+    from course_utils.models.conditional import CGANRecipe, classes_in_order, make_conditional_hinge_step
+
+    (images, labels), _ = bundled_mnist
+    real, classes = to_tanh_range(images[:16]), labels[:16]
+    torch.manual_seed(0)
+    notebook = run_cell_defining("06_conditional_wasserstein.ipynb", "cgan_step", {
+        "torch": torch, "device": torch.device("cpu"), "to_tanh_range": to_tanh_range, "train_images": images,
+        "train_labels": labels, "frozen": frozen, "discriminator_hinge_loss": discriminator_hinge_loss,
+        "generator_hinge_loss": generator_hinge_loss, "CGANRecipe": CGANRecipe, "classes_in_order": classes_in_order})
+    recipe, fresh = notebook["cgan_recipe"], notebook["fresh"]
+    library = recipe.build()
+    library.load_state_dict(fresh.state_dict())
+    g_opt = torch.optim.Adam(library.generator.parameters(), lr=recipe.g_lr, betas=recipe.betas)
+    d_opt = torch.optim.Adam(library.discriminator.parameters(), lr=recipe.d_lr, betas=recipe.betas)
+    notebook["g_opt"].load_state_dict(g_opt.state_dict()), notebook["d_opt"].load_state_dict(d_opt.state_dict())
+    library_step = make_conditional_hinge_step(library.generator, library.discriminator, g_opt, d_opt)
+    before = {name: value.clone() for name, value in fresh.state_dict().items()}
+    for _ in range(2):                                   # two steps: the optimisers' state must agree too
+        torch.manual_seed(1)
+        from_notebook = notebook["cgan_step"](real, classes)
+        torch.manual_seed(1)
+        from_library = library_step(real, classes)
+    assert _same_parameters(fresh, library, atol=1e-6), "the notebook's cGAN step and the library's moved the weights differently"
+    assert any(not torch.equal(before[name], value) for name, value in fresh.state_dict().items()), "the step trained"
+    for name in ("d_loss", "g_loss"):
+        assert from_notebook[name].item() == pytest.approx(from_library[name].item(), abs=1e-6), name
+
+
+def test_notebook_09_schedule_is_the_library_growth_schedule():
+    from course_utils.models.progressive_gan import SIDES, ProgressiveRecipe, growth_stage
+
+    notebook = run_cell_defining("09_progressive_and_beyond.ipynb", "stage_at", {"SIDES": SIDES})
+    recipe = ProgressiveRecipe()
+    fractions = torch.linspace(0, 1, 201).tolist() + [0.1, 0.2, 0.3, 0.5, 0.999999]
+    for fraction in fractions:
+        level, alpha = notebook["stage_at"](fraction, recipe.phases)
+        expected = growth_stage(fraction, recipe.phases)
+        assert level == expected[0] and alpha == pytest.approx(expected[1]), fraction
+        assert (level, alpha) == pytest.approx(recipe.stage_at(fraction))
+    odd = (0.2, 0.3, 0.1, 0.1, 0.3)
+    assert all(notebook["stage_at"](f, odd) == pytest.approx(growth_stage(f, odd)) for f in fractions)
+
+
+def test_notebook_10_step_is_the_library_loss_with_both_switches_off():
+    from course_utils.flow_matching import flow_matching_loss, point_on_path
+
+    notebook = run_cell_defining("10_diffusion_and_flow_matching.ipynb", "flow_matching_step",
+                                 {"torch": torch, "point_on_path": point_on_path})
+    data = torch.randn(64, 2)
+    torch.manual_seed(0)
+    by_notebook = nn.Linear(3, 2)
+    by_library = nn.Linear(3, 2)
+    by_library.load_state_dict(by_notebook.state_dict())
+    velocity = lambda net: (lambda x, t: net(torch.cat([x, t[:, None]], dim=1)))        # noqa: E731
+    notebook_opt = torch.optim.SGD(by_notebook.parameters(), lr=0.1)
+    library_opt = torch.optim.SGD(by_library.parameters(), lr=0.1)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        notebook_loss = notebook["flow_matching_step"](velocity(by_notebook), notebook_opt, data)
+        torch.manual_seed(seed)
+        loss = flow_matching_loss(velocity(by_library), data, time_sampling="uniform")
+        library_opt.zero_grad()
+        loss.backward()
+        library_opt.step()
+        assert notebook_loss == pytest.approx(loss.item(), rel=1e-6)
+    assert _same_parameters(by_notebook, by_library, atol=1e-6)
+    torch.manual_seed(0)
+    other = flow_matching_loss(velocity(by_library), data, time_sampling="logit_normal")
+    torch.manual_seed(0)
+    assert other.item() != pytest.approx(flow_matching_loss(velocity(by_library), data).item()), "the switch matters"
