@@ -37,6 +37,8 @@ BAD_NUMBERS = [  # (folder, script, arguments, the flag the error must name)
     ("benchmarks", "vae.py", ["--test-dir", ".", "--epochs", "20,0"], "--epochs"),
     ("benchmarks", "vae.py", ["--test-dir", ".", "--reference-epochs", "1.5"], "--reference-epochs"),
     ("benchmarks", "vae.py", ["--test-dir", ".", "--iwae-samples", "0"], "--iwae-samples"),
+    ("benchmarks", "shared_cores.py", ["--seconds", "nan"], "--seconds"),
+    ("benchmarks", "shared_cores.py", ["--trainings", "0"], "--trainings"),
     ("tools", "build_site.py", ["--timeout", "0"], "--timeout"),
 ]
 

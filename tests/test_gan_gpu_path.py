@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from course_utils import gan as gan_module
 from course_utils.gan import make_gan_step
 from course_utils.models import dcgan
 from course_utils.models.dcgan import DCGAN, DCGANRecipe
@@ -32,10 +33,10 @@ def test_float16_without_a_gradient_scaler_is_refused():
 
 
 def test_fit_takes_the_cuda_settings_when_the_device_asks_for_them(monkeypatch, bundled_mnist):
-    """What fit_dcgan does on a GPU — bfloat16 autocast and channels-last — run here on the CPU."""
+    """What the DCGAN recipe's training does on a GPU — bfloat16 autocast and channels-last — run here on the CPU."""
     asked = []
     monkeypatch.setattr(dcgan, "autocast_dtype", lambda device: asked.append(("autocast", str(device))) or torch.bfloat16)
-    monkeypatch.setattr(dcgan, "memory_format", lambda device: asked.append(("layout", str(device))) or torch.channels_last)
+    monkeypatch.setattr(gan_module, "memory_format", lambda device: asked.append(("layout", str(device))) or torch.channels_last)
     (images, _), _ = bundled_mnist
     torch.manual_seed(0)
     recipe = DCGANRecipe(latent_dim=16, width=8, images_seen=128, batch_size=32)

@@ -1,4 +1,5 @@
 import math
+import os
 
 import pytest
 import torch
@@ -114,3 +115,63 @@ def test_one_step_that_blows_up_is_caught_even_when_its_window_averages_below_th
 def test_healthy_runs_raise_no_false_alarm(values):
     history = run_logged(values)
     assert history.steps == [5, 10, 15, 20] and history.initial == {"loss": pytest.approx(abs(values[0]))}
+
+
+# --- Two trainings at once share the cores ---
+
+def test_a_cpu_training_takes_its_share_of_the_threads_and_removes_only_its_own_file(tmp_path, monkeypatch):
+    from course_utils.train import SharedCores
+
+    monkeypatch.delenv("COURSE_SHARE_CORES", raising=False)
+    folder = tmp_path / "trainings"
+    folder.mkdir()
+    (folder / str(os.getppid())).write_text("another training, alive")          # the parent process is alive
+    (folder / "999999999").write_text("a training whose process is gone")       # no such process: ignored
+    (folder / "notes.txt").write_text("not a training")
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        with SharedCores(folder) as cores:
+            assert cores.live() == 2 and torch.get_num_threads() == 2, "two live trainings: half the threads each"
+            assert (folder / str(os.getpid())).exists()
+        assert torch.get_num_threads() == 4, "the thread count is restored afterwards"
+    finally:
+        torch.set_num_threads(before)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([str(os.getppid()), "999999999", "notes.txt"]), \
+        "only its own file is removed"
+
+
+def test_sharing_can_be_turned_off(tmp_path, monkeypatch):
+    from course_utils.train import SharedCores
+
+    monkeypatch.setenv("COURSE_SHARE_CORES", "0")
+    with SharedCores(tmp_path / "trainings"):
+        assert not (tmp_path / "trainings").exists()
+
+
+def test_the_engine_registers_a_cpu_training_while_it_runs(monkeypatch):
+    from course_utils import train as engine
+
+    seen = []
+    monkeypatch.setattr(engine, "SharedCores", lambda: _Recording(seen))
+    model = torch.nn.Linear(1, 1)
+    train(lambda batch: {"loss": model(batch).pow(2).mean()}, [torch.ones(2, 1)] * 3, model=model, log_every=1,
+          progress=False)
+    assert seen == ["enter", "adjust", "adjust", "adjust", "exit"], "registered, its share checked at every logging point"
+
+
+class _Recording:
+    """A SharedCores stand-in that records what the engine asks of it."""
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def __enter__(self):
+        self.seen.append("enter")
+        return self
+
+    def __exit__(self, *exc):
+        self.seen.append("exit")
+
+    def adjust(self):
+        self.seen.append("adjust")
