@@ -303,8 +303,9 @@ class SharedCores:
 
     def adjust(self) -> None:
         """Set PyTorch's threads to this process's share of the cores."""
-        if self.registered:
-            torch.set_num_threads(max(1, self.threads // self.live()))
+        share = max(1, self.threads // self.live()) if self.registered else self.threads
+        if share != torch.get_num_threads():
+            torch.set_num_threads(share)
 
 
 def _alive(pid: int) -> bool:
