@@ -1,10 +1,11 @@
-"""GAN training for any G and D: one step — a discriminator update, then a generator update with D frozen — and the loop.
+"""GAN training for any G and D: one step — a discriminator update, then a generator update with D frozen — and the
+fields and training every convolutional GAN of the course shares (:class:`GANRecipe`).
 
 ``make_gan_step`` returns a function for :func:`course_utils.train.train`, so an MLP GAN on a toy distribution and
 a DCGAN on MNIST are trained by the same few lines. Notebook 04 writes the plain loop out and notebook 05 the same
 step as a function; a test runs notebook 05's cell and checks it leaves the same weights as this one. It logs D's
 loss, G's loss, and the mean of D(x) on real and D(G(z)) on fake images, which say more about a GAN's progress than
-its losses do. ``fit_gan`` runs it with Adam over minibatches for some epochs.
+its losses do. ``fit_gan`` runs it with Adam over minibatches for some epochs, through the course's one engine.
 """
 
 from __future__ import annotations

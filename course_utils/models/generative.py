@@ -198,7 +198,7 @@ class Snapshots:
 class Checkpoints:
     """The generator as it was after chosen epochs, beside what training logged during each of those epochs.
 
-    Pass it as ``on_epoch_end`` (alone or with others through ``course_utils.adversarial.every_epoch``). After each
+    Pass it as ``on_epoch_end`` (alone or with others through ``course_utils.train.every_epoch``). After each
     epoch in ``epochs`` (counted from 1) it keeps a copy of the weights of ``model.sampler`` (the network ``decode``
     runs) and, for every logged value (a critic's Wasserstein estimate, D's loss, …), its mean over that epoch. So
     the samples of any checkpoint can be scored later, e.g. to ask whether a loss tracks sample quality:
