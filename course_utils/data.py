@@ -357,6 +357,10 @@ class Minibatches:
             raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if drop_last and sizes and min(sizes) < batch_size:
+            size = min(sizes)
+            raise ValueError(f"got {size} examples for batch_size={batch_size}: the last incomplete batch is dropped, so "
+                             f"not one batch would be made; use batch_size={size} or less, or more data")
         self.tensors = tensors
         self.batch_size = int(batch_size)
         self.shuffle = shuffle

@@ -27,7 +27,7 @@ from .latent import sample_latent
 from .losses import GAN_LOSSES
 from .models.generative import Checkpoints, Snapshots, evenly_spaced_epochs, progress_epochs, training_record
 from .recipe import Recipe
-from .train import History, RunningAverage, every_epoch, train
+from .train import History, RunningAverage, every_epoch, train, with_average
 
 
 def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -122,9 +122,6 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}: fewer would leave the networks untrained")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if len(data) < batch_size:
-        raise ValueError(f"got {len(data)} examples for batch_size={batch_size}: the last incomplete batch is dropped, so "
-                         f"not one step would run; use batch_size={len(data)} or less, or more data")
     g_opt, d_opt = adam_pair(generator, discriminator, device=data.device, g_lr=lr, d_lr=lr if d_lr is None else d_lr,
                              betas=betas)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
@@ -136,9 +133,10 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, 
 
 
 def adam_pair(generator: nn.Module, discriminator: nn.Module, *, device: torch.device | str, g_lr: float, d_lr: float,
-              betas: tuple[float, float]) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam for each player, with the options a captured step needs on CUDA (:func:`optimizer_options`)."""
-    options = optimizer_options(device)
+              betas: tuple[float, float], options: dict | None = None) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for each player, with the options a captured step needs on CUDA (:func:`optimizer_options`) unless
+    ``options`` replaces them."""
+    options = optimizer_options(device) if options is None else options
     return (torch.optim.Adam(generator.parameters(), lr=g_lr, betas=betas, **options),
             torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=betas, **options))
 
@@ -152,20 +150,12 @@ def make_training_step(generator: nn.Module, discriminator: nn.Module, *, device
     running average if any, captured as a CUDA graph on CUDA (with ``capture``). ``adam_options`` replaces the
     optimisers' extra settings (by default what capture needs). ``benchmarks/dcgan_speed.py`` times this function.
     """
-    options = adam_options if adam_options is not None else optimizer_options(device) if capture else {}
-    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, **options)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr if d_lr is None else d_lr, betas=betas, **options)
+    options = adam_options if adam_options is not None else None if capture else {}
+    g_opt, d_opt = adam_pair(generator, discriminator, device=device, g_lr=lr, d_lr=lr if d_lr is None else d_lr,
+                             betas=betas, options=options)
     step = make_gan_step(generator, discriminator, g_opt, d_opt, generator.latent_dim, loss=loss,
                          autocast_dtype=autocast_dtype)
-    if average is not None:
-        running = RunningAverage(generator, average, average_decay)
-
-        def step_and_average(real, *ignored):
-            values = step(real)
-            running.update()
-            return values
-
-        step = step_and_average
+    step = with_average(step, None if average is None else RunningAverage(generator, average, average_decay))
     return capture_step(step, device) if capture else step
 
 
@@ -232,9 +222,6 @@ class GANRecipe(Recipe):
         real = training_images(gan, images)
         tensors = (real, labels) if self.uses_labels else (real,)
         batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=True)
-        if len(batches) == 0:
-            raise ValueError(f"got {len(real)} images for batch_size={self.batch_size}: the last incomplete batch is "
-                             f"dropped, so not one step would run; use batch_size={len(real)} or less, or more images")
         g_optimizer, d_optimizer = adam_pair(gan.generator, gan.discriminator, device=real.device, g_lr=self.g_lr,
                                              d_lr=self.d_lr, betas=self.betas)
         return train(self.make_step(gan, g_optimizer, d_optimizer), batches, self.epochs_for(len(real)), model=gan,

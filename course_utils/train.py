@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -366,7 +366,7 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     device = next(model.parameters()).device if model is not None else torch.device("cpu")
     watch = _Watch(model) if model is not None else None
     cores = SharedCores() if device.type == "cpu" else None
-    one_step = _with_average(step, average)
+    one_step = with_average(step, average)
     if capture and model is not None:
         one_step = capture_step(one_step, device)
     pending: dict[str, list] = {}
@@ -376,7 +376,7 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     if model is not None:
         model.train()
     try:
-        with cores if cores is not None else _nothing(), watch.last_good.restoring() if watch is not None else _nothing():
+        with cores if cores is not None else nullcontext(), watch.last_good.restoring() if watch is not None else nullcontext():
             try:
                 for epoch in range(epochs):
                     for batch in batches:
@@ -436,12 +436,7 @@ class _Watch:
         self.last_good.keep(step_number)
 
 
-@contextmanager
-def _nothing():
-    yield
-
-
-def _with_average(step: Callable, average: RunningAverage | None) -> Callable:
+def with_average(step: Callable, average: RunningAverage | None) -> Callable:
     """``step`` followed by one update of ``average`` (inside the step, so a captured graph holds both)."""
     if average is None:
         return step

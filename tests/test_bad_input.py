@@ -165,7 +165,7 @@ def test_fit_gan_with_fewer_examples_than_one_batch_says_how_many(examples, batc
 
 
 def test_fit_dcgan_with_fewer_images_than_one_batch_says_how_many(digits):
-    with pytest.raises(ValueError, match=r"10 images.*batch_size=32"):
+    with pytest.raises(ValueError, match=r"10 examples.*batch_size=32"):
         DCGANRecipe().train_on(DCGAN(), digits[0][:10], progress=False)
 
 

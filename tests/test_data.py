@@ -265,3 +265,10 @@ def test_random_shift_moves_ink_without_changing_it(bundled_mnist):
     assert torch.allclose(shifted.sum(dim=(1, 2, 3)), digits.sum(dim=(1, 2, 3)), atol=1e-4)
     assert (shifted != digits).any(dim=(1, 2, 3)).float().mean() > 0.7
     assert torch.equal(random_shift(digits, max_shift=0), digits)
+
+
+def test_minibatches_that_would_drop_every_example_say_how_many_and_what_to_do():
+    with pytest.raises(ValueError, match=r"got 3 examples for batch_size=4: the last incomplete batch is dropped.*"
+                                         r"use batch_size=3 or less"):
+        Minibatches(torch.arange(3), batch_size=4, drop_last=True)
+    assert len(Minibatches(torch.arange(3), batch_size=4)) == 1, "without drop_last the short batch is kept"

@@ -189,7 +189,7 @@ def test_last_good_weights_put_back_the_copy_kept_at_the_last_good_logging_point
 
 def test_too_few_images_for_one_batch_are_refused_before_training():
     images, _ = load_mnist("train", source="bundled")
-    with pytest.raises(ValueError, match=r"got 8 images for batch_size=16.*use batch_size=8 or less"):
+    with pytest.raises(ValueError, match=r"got 8 examples for batch_size=16.*use batch_size=8 or less"):
         tiny_wgan().train_on(tiny_wgan().build(), images[:8], progress=False)
 
 
