@@ -169,8 +169,6 @@ def _describe(hint: Any) -> str:
         return "None"
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_describe(arg) for arg in typing.get_args(hint))
-    if typing.get_origin(hint) is typing.Literal:
-        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
     if typing.get_origin(hint) is tuple or hint is tuple:
         args = typing.get_args(hint)
         if not args:
@@ -218,11 +216,6 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         if len(problems) == 1:                          # X | None: X's reason, naming None as allowed too
             raise _Refused(str(problems[0]).replace(f"must be {_describe(options[0])}", f"must be {_describe(hint)}", 1))
         raise _Refused(f"{where} must be {_describe(hint)}, not {_kind(value)}")
-    if origin is typing.Literal:
-        for allowed in args:
-            if type(value) is type(allowed) and value == allowed:
-                return value
-        raise _Refused(f"{where} must be {_describe(hint)}, not {_kind(value)}")
     if hint is type(None):
         if value is None:
             return None
@@ -269,7 +262,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         return tuple(_convert(item, item_type, f"{where}[{i}]")
                      for i, (item, item_type) in enumerate(zip(value, element_types)))
     raise TypeError(f"{where}: the recipe check does not know the annotation {hint!r}; a recipe field is an int, "
-                    f"float, bool, str, a tuple of those, a Literal, or one of them | None")
+                    f"float, bool, str, a tuple of those, or one of them | None")
 
 
 def _is_number(text: str) -> bool:
@@ -402,12 +395,10 @@ class Recipe:
         return max(1, round(self.images_seen / num_images))
 
     def fields(self) -> dict[str, Any]:
-        """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights.
-
-        A numpy number given for a field (``np.int64(3)`` from an array) counts as the Python number it equals, so it
-        names the same cache file and loads with ``weights_only=True``."""
-        return {name: value.item() if isinstance(value, np.generic) else value
-                for name, value in dataclasses.asdict(self).items()}
+        """The recipe as plain data (numbers, strings, tuples): what the checkpoint stores beside the weights. The
+        check at creation already made every field a plain Python value (a numpy number given for a field counts as
+        the number it equals), so it names the same cache file and loads with ``weights_only=True``."""
+        return dataclasses.asdict(self)
 
     def key(self) -> str:
         """``<name>-<hash of the class and every field>``: the cache file's name, different for any change of a field.
