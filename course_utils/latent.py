@@ -15,11 +15,12 @@ import torch
 from .data import check_digit_batch
 
 
-def check_latents(z: torch.Tensor, latent_dim: int) -> None:
-    """Raise a clear ``ValueError`` unless ``z`` is a batch of latent vectors shaped N×``latent_dim``."""
+def check_latents(z: torch.Tensor, latent_dim: int, owner: str = "") -> None:
+    """Raise a clear ``ValueError`` unless ``z`` is a batch of latent vectors shaped N×``latent_dim``; ``owner`` (e.g.
+    "VAE.decode") starts the message."""
     if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != latent_dim:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        raise ValueError(f"expected latent vectors shaped N×{latent_dim}, got {shape}; "
+        raise ValueError(f"{owner + ' ' if owner else ''}expected latent vectors shaped N×{latent_dim}, got {shape}; "
                          "one vector needs .unsqueeze(0)")
 
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..data import to_pixels
 from ..device import autocasting
-from ..latent import PRIORS, check_count, sample_latent
+from ..latent import PRIORS, check_count, check_latents, sample_latent
 
 IMAGE_SHAPE = (1, 28, 28)
 """The shape of one image that ``decode`` and ``sample`` give: a grey 28×28 digit."""
@@ -87,10 +87,7 @@ class GenerativeModel(nn.Module):
         """Raise a clear ``ValueError`` unless ``z`` is what ``decode`` takes: a tensor N×latent_dim of the weights'
         floating-point dtype (any float but float64 under autocast), on the model's device, with no NaN or ±inf."""
         weights, name = next(self.parameters()).dtype, f"{type(self).__name__}.decode"
-        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"{name} expected latent vectors shaped N×{self.latent_dim}, got {shape}; one vector "
-                             "needs .unsqueeze(0)")
+        check_latents(z, self.latent_dim, name)
         if z.dtype != weights and not (z.is_floating_point() and z.dtype != torch.float64
                                        and autocasting(z.device.type)):
             fix = ".float()" if weights == torch.float32 else f".to({weights})"
