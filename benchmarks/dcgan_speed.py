@@ -2,13 +2,13 @@
 
     PYTHONPATH=. .venv/bin/python benchmarks/dcgan_speed.py [--configs 28x64,28x256,64x64,64x256] [--seconds 3]
 
-Both ways train the same networks with the same step (``course_utils.gan.make_gan_step``: a D update, then a G update
+Both ways train the same networks with the same step (``course_utils.training.gan.make_gan_step``: a D update, then a G update
 on fresh noise) on the same digits; only how the work reaches the device differs.
 
 * **reference**, the loop most tutorials write: a ``DataLoader`` over a CPU ``TensorDataset``, ``.to(device)`` for
   every batch, float32, default Adam, and ``loss.item()`` every step (the host waits for the GPU each step).
 * **course, eager**: the digits stay on the device (``Minibatches``), channels-last images, bfloat16 autocast on a
-  GPU that supports it, no host sync per step: ``course_utils.gan.make_training_step(..., capture=False)``.
+  GPU that supports it, no host sync per step: ``course_utils.training.gan.make_training_step(..., capture=False)``.
 * **course**: the same, with the whole step captured once as a CUDA graph and replayed, and Adam's fused kernel
   (``capture=True``: what ``fit_gan`` does on CUDA). On the CPU and MPS there is nothing to capture, so it equals
   the eager row.
@@ -37,17 +37,18 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
 from torch.profiler import ProfilerActivity
+from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.arguments import non_negative_int, positive_float, positive_int
-from course_utils.data import Minibatches, load_mnist, to_tanh_range
-from course_utils.device import autocast_dtype, describe_device, get_device, memory_format
-from course_utils.captured import graphs_enabled
-from course_utils.gan import make_gan_step, make_training_step
-from course_utils.models.dcgan import DCGANRecipe, Discriminator, Generator
+from course_utils.engine.captured import graphs_enabled
+from course_utils.engine.data import Minibatches, load_mnist, to_tanh_range
+from course_utils.engine.device import autocast_dtype, describe_device, get_device, memory_format
+from course_utils.models.dcgan import Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator, LargeGenerator
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.gan import make_gan_step, make_training_step
 
 DATASHEET_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}
 """Dense bfloat16 tensor-core peaks (TFLOP/s, without sparsity) from the vendor's datasheets, by name fragment."""
@@ -135,7 +136,7 @@ def course_runner(image_size: int, batch: int, device: torch.device, capture: bo
         images = next(batches)
         if compile_mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()     # a new training step: the last one's graph outputs are free
-        pending.append(step(images))          # kept on the device, as course_utils.train does between log points
+        pending.append(step(images))          # kept on the device, as course_utils.engine.train does between log points
         if len(pending) >= 20:
             torch.stack([value.float() for values in pending for value in values.values()]).mean().item()
             pending.clear()

@@ -41,7 +41,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def load_mnist_idx(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
     """The MNIST test set from the original IDX files in ``folder`` (``t10k-*-ubyte``, optionally ``.gz``).
 
-    Returns ``(images, labels)`` like ``course_utils.data.load_mnist``: N×1×28×28 float32 in [0, 1] and int64 labels.
+    Returns ``(images, labels)`` like ``course_utils.engine.data.load_mnist``: N×1×28×28 float32 in [0, 1] and int64 labels.
     """
     folder = Path(folder)
     arrays = []

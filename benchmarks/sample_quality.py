@@ -4,7 +4,7 @@
 
 For each named model it trains the model with its recipe (full mode; quick mode with COURSE_QUICK=1) on the active
 data source, or loads it from COURSE_CACHE; draws the samples with a fixed seed; and scores them against the held-out
-test digits with the course classifier (``course_utils.leaderboard``, the same code as every other score in the
+test digits with the course classifier (``course_utils.evaluation.leaderboard``, the same code as every other score in the
 course). It prints a table with two reference rows, real training digits (what a perfect copy of the training
 distribution scores; they are not the reference set) and uniform noise, and then, as its last lines, one JSON object
 per model with the keys model, inception_score, frechet_distance, confident_share, class_min, class_max,
@@ -14,7 +14,7 @@ train_seconds, samples (and label_accuracy for class-conditional models).
 The value is read as the field's type (``--set dcgan.betas=0.0,0.9``, ``--set dcgan.train_images=None``); an unknown
 field, or a value the field or the recipe does not take, stops the command with one line before anything is trained.
 
-``--all-metrics`` scores every set with all of notebook 08's numbers instead (``course_utils.evaluation.all_metrics``:
+``--all-metrics`` scores every set with all of notebook 08's numbers instead (``course_utils.evaluation.sample_sets.all_metrics``:
 precision and recall, the sliced Wasserstein distances, the memorisation ratio against the training digits, the
 two-sample test), prints notebook 08's leaderboard, and adds those keys and ``metrics_seconds`` (the time the
 numbers took) to each JSON line. Its real row is training digits scored against the *other* training digits for
@@ -34,11 +34,11 @@ import typing
 import torch
 
 from benchmarks.arguments import finite_float, positive_int, whole_number
-from course_utils.data import load_mnist
-from course_utils.device import describe_device, get_device
-from course_utils.evaluation import METRIC_COLUMNS, all_metrics
-from course_utils.leaderboard import RECIPES, Judge, recipe_for, samples_of, score_model, scores_table
-from course_utils.tables import metrics_table
+from course_utils.engine.data import load_mnist
+from course_utils.engine.device import describe_device, get_device
+from course_utils.evaluation.leaderboard import RECIPES, Judge, recipe_for, samples_of, score_model, scores_table
+from course_utils.evaluation.sample_sets import METRIC_COLUMNS, all_metrics
+from course_utils.evaluation.tables import metrics_table
 
 TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
 KINDS = {int: "a whole number", float: "a finite number", bool: "true or false", str: "text", type(None): "None"}

@@ -4,7 +4,7 @@
     PYTHONPATH=. .venv/bin/python benchmarks/semi_supervised.py --labels 20,50,100,200,1000,all --draws 1
 
 For each label count and each of ``--draws`` label draws (seeds 0, 1, …) it trains two models with the recipes of
-``course_utils.models.semi_supervised_gan`` (full mode; quick mode with COURSE_QUICK=1), or loads them from
+``course_utils.training.semi_supervised`` (full mode; quick mode with COURSE_QUICK=1), or loads them from
 COURSE_CACHE: the semi-supervised GAN with feature matching, and the supervised baseline (the same network, the same
 shifted labelled digits and the same number of steps, with only the labelled term). Accuracy is measured on the
 held-out test digits. The semi-supervised GAN is scored at the end of training. The baseline is scored at its best
@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.arguments import positive_int
-from course_utils.checkpoints import pretrained
-from course_utils.data import load_mnist
-from course_utils.device import describe_device, get_device
-from course_utils.models.semi_supervised_gan import ABLATION, SemiSupervisedRecipe, baseline_recipe
+from course_utils.engine.checkpoints import pretrained
+from course_utils.engine.data import load_mnist
+from course_utils.engine.device import describe_device, get_device
+from course_utils.training.semi_supervised import ABLATION, SemiSupervisedRecipe, baseline_recipe
 
 METHODS = {"semi_supervised": lambda per_class, draw: SemiSupervisedRecipe(per_class=per_class, label_seed=draw),
            "supervised": lambda per_class, draw: baseline_recipe(per_class=per_class, label_seed=draw)}

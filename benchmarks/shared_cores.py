@@ -5,7 +5,7 @@ starts ``--trainings`` processes that each train the DCGAN recipe's step through
 ``--seconds`` of wall time, and prints each one's steps per second:
 
 * **shared** — the engine as it is: a CPU training registers itself and takes its share of the cores
-  (``course_utils.train.SharedCores``);
+  (``course_utils.engine.train.SharedCores``);
 * **plain** — ``COURSE_SHARE_CORES=0``: every process keeps PyTorch's thread count, as plain PyTorch does.
 
 Run on an otherwise idle machine: ``PYTHONPATH=. .venv/bin/python benchmarks/shared_cores.py [--seconds 20]``.
@@ -31,10 +31,10 @@ def one_training(seconds: float) -> None:
     """Train the DCGAN recipe's step for ``seconds`` of wall time; print the steps per second as JSON."""
     import torch
 
-    from course_utils.data import load_mnist
-    from course_utils.gan import adam_pair, training_images
-    from course_utils.models.dcgan import DCGANRecipe
-    from course_utils.train import for_seconds, train
+    from course_utils.engine.data import load_mnist
+    from course_utils.engine.train import for_seconds, train
+    from course_utils.training.dcgan import DCGANRecipe
+    from course_utils.training.gan import adam_pair, training_images
 
     recipe = DCGANRecipe()
     gan = recipe.build()

@@ -27,9 +27,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.arguments import positive_int, positive_ints
 from benchmarks.mnist_idx import load_mnist_idx
-from course_utils.data import load_mnist
-from course_utils.losses import gaussian_kl
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
+from course_utils.engine.data import load_mnist
+from course_utils.maths.losses import gaussian_kl
+from course_utils.models.vae import VAE
+from course_utils.training.vae import VAERecipe, evaluate_vae
 
 
 def reference_training(model: VAE, rows: torch.Tensor, epochs: int) -> None:

@@ -1,6 +1,6 @@
 """Train and cache every model the notebooks load, so a live demo starts in seconds: ``python -m course_utils.warmup``.
 
-Each model is defined by its recipe and goes through :func:`course_utils.checkpoints.pretrained`, so this trains only
+Each model is defined by its recipe and goes through :func:`course_utils.engine.checkpoints.pretrained`, so this trains only
 what is not cached yet. Quick-mode recipes differ from full-mode ones (fewer epochs), so run it in the mode you will
 present in; a test checks that these are exactly the recipes the notebooks ask for.
 """
@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import time
 
-from .checkpoints import pretrained
-from .config import cache_dir, quick_mode
-from .device import describe_device, get_device
-from .leaderboard import COURSE_MODELS, recipe_for
-from .models.classifier import ClassifierRecipe
-from .models.conditional import CGANRecipe
-from .models.dcgan import DCGANRecipe
-from .models.flow import FlowRecipe
-from .models.mlp_gan import MLPGANRecipe
-from .models.progressive_gan import ProgressiveRecipe
-from .models.semi_supervised_gan import notebook_recipes as semi_supervised_recipes
-from .models.sngan import SNGANRecipe
-from .models.vae import VAERecipe
-from .models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
-from .recipe import Recipe
+from .engine.checkpoints import pretrained
+from .engine.config import cache_dir, quick_mode
+from .engine.device import describe_device, get_device
+from .engine.recipe import Recipe
+from .evaluation.leaderboard import COURSE_MODELS, recipe_for
+from .training.classifier import ClassifierRecipe
+from .training.conditional import CGANRecipe
+from .training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
+from .training.flow_matching import FlowRecipe
+from .training.mlp_gan import MLPGANRecipe
+from .training.progressive import ProgressiveRecipe
+from .training.semi_supervised import notebook_recipes as semi_supervised_recipes
+from .training.vae import VAERecipe
+from .training.wgan import WGANGPRecipe
 
 
 def notebook_recipes() -> dict[str, Recipe]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_utils import data
+from course_utils.engine import data
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,8 @@ def trained_classifier(bundled_mnist):
     """A digit classifier trained briefly (2 epochs, a few seconds) on the bundled digits; shared by tests."""
     import torch
 
-    from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
+    from course_utils.models.classifier import DigitClassifier
+    from course_utils.training.classifier import ClassifierRecipe
 
     (images, labels), _ = bundled_mnist
     torch.manual_seed(0)

@@ -4,17 +4,21 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.data import Minibatches, load_mnist, to_tanh_range
-from course_utils.device import seed_everything
-from course_utils.gan import fit_gan
-from course_utils.losses import importance_weighted_bound
+from course_utils.engine.data import Minibatches, load_mnist, to_tanh_range
+from course_utils.engine.device import seed_everything
+from course_utils.engine.train import BLOW_UP_FACTOR, BLOW_UP_FLOOR, TrainingDiverged, train
+from course_utils.maths.losses import importance_weighted_bound
 from course_utils.models.autoencoder import DigitAutoencoder
-from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
+from course_utils.models.classifier import DigitClassifier
+from course_utils.models.dcgan import DCGAN, Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator
-from course_utils.models.mlp_gan import MLPGAN, MLPDiscriminator, MLPGANRecipe, MLPGenerator
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
-from course_utils.train import BLOW_UP_FACTOR, BLOW_UP_FLOOR, TrainingDiverged, train
+from course_utils.models.mlp_gan import MLPGAN, MLPDiscriminator, MLPGenerator
+from course_utils.models.vae import VAE
+from course_utils.training.classifier import ClassifierRecipe
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.gan import fit_gan
+from course_utils.training.mlp_gan import MLPGANRecipe
+from course_utils.training.vae import VAERecipe, evaluate_vae
 
 BLOWN_UP = r"reached .*, over 1000× its size at the first step .*smaller learning rate"
 

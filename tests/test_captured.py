@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.captured import CapturedStep, capture_step, graphs_enabled, optimizer_options, speed_line
-from course_utils.data import to_tanh_range
-from course_utils.gan import fit_gan, make_training_step
-from course_utils.models.dcgan import DCGANRecipe, Discriminator, Generator
+from course_utils.engine.captured import CapturedStep, capture_step, graphs_enabled, optimizer_options, speed_line
+from course_utils.engine.data import to_tanh_range
+from course_utils.engine.train import History
+from course_utils.models.dcgan import Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator, LargeGenerator
-from course_utils.train import History
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.gan import fit_gan, make_training_step
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -6,8 +6,8 @@ import pkgutil
 import pytest
 import torch
 
-import course_utils.exercises as exercises_package
-from course_utils.exercises import ERROR, NOT_ATTEMPTED, WRONG, Exercise, Experiment, compare
+import course_utils.teaching.exercises as exercises_package
+from course_utils.teaching.exercises import ERROR, NOT_ATTEMPTED, WRONG, Exercise, Experiment, compare
 
 
 def _checkers(kind: type) -> list:

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import checkpoints
-from course_utils.checkpoints import CheckpointError, load_checkpoint, pretrained, save_checkpoint
-from course_utils.config import CacheError, budget, cache_dir
-from course_utils.recipe import Recipe
-from course_utils.train import TrainingDiverged, train
+from course_utils.engine import checkpoints
+from course_utils.engine.checkpoints import CheckpointError, load_checkpoint, pretrained, save_checkpoint
+from course_utils.engine.config import CacheError, budget, cache_dir
+from course_utils.engine.recipe import Recipe
+from course_utils.engine.train import TrainingDiverged, train
 
 
 def test_round_trip_preserves_tensors_and_numbers(tmp_path):

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from course_utils.checkpoints import pretrained
-from course_utils.models.classifier import ClassifierRecipe, DigitClassifier, accuracy
+from course_utils.engine.checkpoints import pretrained
+from course_utils.models.classifier import DigitClassifier
+from course_utils.training.classifier import ClassifierRecipe, accuracy
 
 
 def test_short_training_classifies_held_out_digits(trained_classifier, bundled_mnist):

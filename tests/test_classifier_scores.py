@@ -3,8 +3,13 @@ import math
 import pytest
 import torch
 
-from course_utils.metrics import (class_probabilities, classifier_features, frechet_distance, inception_score,
-                                  quality_scores)
+from course_utils.evaluation.metrics import (
+    class_probabilities,
+    classifier_features,
+    frechet_distance,
+    inception_score,
+    quality_scores,
+)
 
 
 def test_inception_score_extremes():

@@ -8,8 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from benchmark_runner import ROOT, run_benchmark_script
+
 from benchmarks.arguments import finite_float, non_negative_int, positive_float, positive_int, positive_ints
 
 sys.path.insert(0, str(ROOT / "tools"))

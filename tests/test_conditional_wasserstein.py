@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.densities import gaussian_pdf, grid, js_divergence, wasserstein_1
-from course_utils.losses import gradient_penalty
-from course_utils.data import check_labels
+from course_utils.engine.data import check_labels
+from course_utils.maths.densities import gaussian_pdf, grid, js_divergence, wasserstein_1
+from course_utils.maths.losses import gradient_penalty
 from course_utils.models.conditional import ConditionalBatchNorm2d
 
 
@@ -105,7 +105,8 @@ def test_gradient_penalty_refuses_batches_of_different_shapes():
 
 # --- the WGAN-GP game, power iteration, Lipschitz ratios ---
 
-from course_utils.wgan import lipschitz_ratios, make_critic_step, make_wgan_gp_step, power_iteration  # noqa: E402
+from course_utils.maths.lipschitz import lipschitz_ratios, power_iteration
+from course_utils.training.wgan import make_critic_step, make_wgan_gp_step  # noqa: E402
 
 
 @pytest.mark.parametrize("shift, weight", [(1.0, 10.0), (3.0, 10.0), (3.0, 100.0)])
@@ -218,7 +219,7 @@ def test_conditional_networks_refuse_bad_labels(model, args):
 
 
 def test_the_conditional_step_trains_both_players_and_hands_d_back_trainable():
-    from course_utils.models.conditional import make_conditional_hinge_step
+    from course_utils.training.conditional import make_conditional_hinge_step
 
     torch.manual_seed(0)
     G, D = ConditionalGenerator(width=8), ProjectionDiscriminator(width=8)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.config import CacheError, budget, cache_dir, ensure_writable, quick_mode
+from course_utils.engine.config import CacheError, budget, cache_dir, ensure_writable, quick_mode
 
 
 @pytest.mark.parametrize("value", ["1", "true", "YES", " on "])

@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import data
-from course_utils.data import (DataUnavailableError, Minibatches, bundled_split_indices, check_digit_batch, flatten_digits,
-                               load_mnist, random_shift, shift_right, to_pixels, to_tanh_range)
+from course_utils.engine import data
+from course_utils.engine.data import (
+    DataUnavailableError,
+    Minibatches,
+    bundled_split_indices,
+    check_digit_batch,
+    flatten_digits,
+    load_mnist,
+    random_shift,
+    shift_right,
+    to_pixels,
+    to_tanh_range,
+)
 
 
 @pytest.fixture
@@ -72,7 +82,7 @@ def test_bundled_split_is_a_partition_of_all_5000():
 
 
 def test_bundled_split_is_identical_in_a_fresh_process():
-    code = "from course_utils.data import bundled_split_indices as b; i=b(); print(i['test'][:20].tolist(), int(i['train'].sum()))"
+    code = "from course_utils.engine.data import bundled_split_indices as b; i=b(); print(i['test'][:20].tolist(), int(i['train'].sum()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     index = bundled_split_indices()
     assert out == f"{index['test'][:20].tolist()} {int(index['train'].sum())}"

@@ -2,12 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.checkpoints import pretrained
-from course_utils.config import cache_dir
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
+from course_utils.engine.checkpoints import pretrained
+from course_utils.engine.config import cache_dir
+from course_utils.models.dcgan import DCGAN, Discriminator, Generator
 from course_utils.models.dcgan_large import LargeDiscriminator, LargeGenerator
-from course_utils.models.generative import Snapshots
-from course_utils.summary import layer_table, layer_table_markdown
+from course_utils.teaching.summary import layer_table, layer_table_markdown
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.record import Snapshots
 
 
 def _generator_path(table):

@@ -1,7 +1,7 @@
 import torch
 
-from course_utils.exercises import dcgan
-from course_utils.latent import lerp, slerp
+from course_utils.maths.latent import lerp, slerp
+from course_utils.teaching.exercises import dcgan
 
 
 def test_reference_solutions_pass():

@@ -1,16 +1,21 @@
 import time
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
-import matplotlib.pyplot as plt
 from ipywidgets import Image, VBox
 
-from course_utils.latent import ink, slant
+from course_utils.maths.latent import ink, slant
 from course_utils.models.dcgan import DCGAN
 from course_utils.models.vae import VAE
-from course_utils.viz import figure_png, show_images
-from course_utils.widgets import (arithmetic_explorer, arithmetic_frames, image_editor,
-                                  interpolation_explorer, interpolation_frames, latent_sliders)
+from course_utils.teaching.widgets import (
+    arithmetic_explorer,
+    arithmetic_frames,
+    image_editor,
+    interpolation_explorer,
+    interpolation_frames,
+    latent_sliders,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +90,7 @@ def test_arithmetic_explorer_redraws_its_picture_when_a_control_moves(gan):
 
 
 def test_show_image_rows_labels_rows_and_columns():
-    from course_utils.viz import show_image_rows
+    from course_utils.teaching.viz import show_image_rows
 
     fig = show_image_rows(torch.rand(3, 5, 1, 28, 28), ["a", "b", "c"], col_labels=[0.0, 0.25, 0.5, 0.75, 1.0], title="t")
     axes = fig.axes

@@ -5,10 +5,24 @@ import math
 import pytest
 import torch
 
-from course_utils.densities import (LOG_4, GaussianMixture, check_density, discriminator_gap, gaussian_pdf,
-                                    generator_criterion, grid, integrate, js_divergence, kernel_density, kl_divergence,
-                                    optimal_discriminator, perturb_discriminator, ring_of_gaussians, two_bumps,
-                                    value_function)
+from course_utils.maths.densities import (
+    LOG_4,
+    GaussianMixture,
+    check_density,
+    discriminator_gap,
+    gaussian_pdf,
+    generator_criterion,
+    grid,
+    integrate,
+    js_divergence,
+    kernel_density,
+    kl_divergence,
+    optimal_discriminator,
+    perturb_discriminator,
+    ring_of_gaussians,
+    two_bumps,
+    value_function,
+)
 
 X = grid(-12, 12, 4001)
 PAIRS = [

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import device as device_module
-from course_utils.device import describe_device, get_device, seed_everything
+from course_utils.engine import device as device_module
+from course_utils.engine.device import describe_device, get_device, seed_everything
 
 
 @pytest.fixture
@@ -101,14 +101,14 @@ def test_seed_everything_rejects_bad_seeds(seed):
 
 
 def test_no_mixed_precision_on_the_cpu_and_channels_last_where_convolutions_prefer_it():
-    from course_utils.device import autocast_dtype, memory_format
+    from course_utils.engine.device import autocast_dtype, memory_format
 
     assert autocast_dtype("cpu") is None and memory_format("cpu") == torch.channels_last
     assert autocast_dtype("mps") is None and memory_format("mps") == torch.contiguous_format
 
 
 def test_cuda_branch_chooses_bfloat16_and_channels_last(machine, monkeypatch):
-    from course_utils.device import autocast_dtype, memory_format
+    from course_utils.engine.device import autocast_dtype, memory_format
 
     machine(cuda=True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
@@ -120,7 +120,7 @@ def test_cuda_branch_chooses_bfloat16_and_channels_last(machine, monkeypatch):
 
 
 def test_synchronize_waits_on_accelerators_and_does_nothing_on_the_cpu(monkeypatch):
-    from course_utils.device import synchronize
+    from course_utils.engine.device import synchronize
 
     calls = []
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("cuda", device)))

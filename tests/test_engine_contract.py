@@ -16,12 +16,12 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 import course_utils
-from course_utils.checkpoints import pretrained
-from course_utils.config import cache_dir
-from course_utils.data import load_mnist
-from course_utils.models.flow import FlowRecipe
-from course_utils.recipe import Recipe
-from course_utils.train import TrainingDiverged
+from course_utils.engine.checkpoints import pretrained
+from course_utils.engine.config import cache_dir
+from course_utils.engine.data import load_mnist
+from course_utils.engine.recipe import Recipe
+from course_utils.engine.train import TrainingDiverged
+from course_utils.training.flow_matching import FlowRecipe
 
 
 def course_recipe_classes() -> list[type[Recipe]]:

@@ -6,11 +6,20 @@ import scipy.linalg
 import scipy.stats
 import torch
 
-from course_utils.evaluation import (knn_radii, laplacian_pyramid, memorisation_ratio, precision_recall, pyramid_swd,
-                                     random_patches, sliced_wasserstein, two_sample_test, wasserstein_1d)
-from course_utils.failures import add_noise, drop_classes, gaussian_blur, imbalance, repeat_images
-from course_utils.metrics import frechet_distance
-from course_utils.real_or_fake import REAL, RealOrFakeGame
+from course_utils.evaluation.failures import add_noise, drop_classes, gaussian_blur, imbalance, repeat_images
+from course_utils.evaluation.metrics import frechet_distance
+from course_utils.evaluation.sample_sets import (
+    knn_radii,
+    laplacian_pyramid,
+    memorisation_ratio,
+    precision_recall,
+    pyramid_swd,
+    random_patches,
+    sliced_wasserstein,
+    two_sample_test,
+    wasserstein_1d,
+)
+from course_utils.teaching.real_or_fake import REAL, RealOrFakeGame
 
 
 def _cloud(n, seed, shift=0.0):
@@ -179,7 +188,7 @@ def test_the_game_refuses_what_it_cannot_deal():
 
 
 def test_the_game_widget_moves_on_with_each_click_and_ends_with_the_table():
-    from course_utils.widgets import real_or_fake
+    from course_utils.teaching.widgets import real_or_fake
 
     real, fakes = torch.rand(10, 1, 28, 28), {"DCGAN": torch.rand(10, 1, 28, 28)}
     game = RealOrFakeGame.deal(real, fakes, rounds=4, seed=2)
@@ -201,8 +210,8 @@ def test_the_game_widget_moves_on_with_each_click_and_ends_with_the_table():
 # --- notebook 08's exercises ---
 
 def test_the_precision_checker_passes_the_reference_and_names_the_usual_mistakes():
-    from course_utils.exercises import PASSED, WRONG
-    from course_utils.exercises import evaluation as exercises
+    from course_utils.teaching.exercises import PASSED, WRONG
+    from course_utils.teaching.exercises import evaluation as exercises
 
     assert exercises.precision.evaluate(lambda r, f, k: precision_recall(r, f, k)["precision"]).status == PASSED
     recall = exercises.precision.evaluate(lambda r, f, k: precision_recall(r, f, k)["recall"])
@@ -216,8 +225,8 @@ def test_the_precision_checker_passes_the_reference_and_names_the_usual_mistakes
 
 
 def test_the_failure_prediction_reads_the_measured_changes():
-    from course_utils.exercises import PASSED, WRONG
-    from course_utils.exercises import evaluation as exercises
+    from course_utils.teaching.exercises import PASSED, WRONG
+    from course_utils.teaching.exercises import evaluation as exercises
 
     changes = {"inception_score": -0.9, "recall": -0.4, "frechet_distance": 0.1}
     hit = exercises.failure_prediction.evaluate({"failure": "share of 1s", "predicted": "recall", "changes": changes})
@@ -230,8 +239,8 @@ def test_the_failure_prediction_reads_the_measured_changes():
 
 
 def test_metrics_table_formats_shares_and_distances_and_names_missing_metrics():
-    from course_utils.evaluation import METRIC_COLUMNS
-    from course_utils.tables import metrics_table
+    from course_utils.evaluation.sample_sets import METRIC_COLUMNS
+    from course_utils.evaluation.tables import metrics_table
 
     row = {key: 0.5 for key in METRIC_COLUMNS} | {"frechet_distance": 12.345}
     table = metrics_table({"a model": row}, METRIC_COLUMNS, first="model").splitlines()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.exercises import ERROR, NOT_ATTEMPTED, PASSED, WRONG, Exercise, compare
-from course_utils.exercises.basics import to_symmetric_range
+from course_utils.teaching.exercises import ERROR, NOT_ATTEMPTED, PASSED, WRONG, Exercise, compare
+from course_utils.teaching.exercises.basics import to_symmetric_range
 
 
 def stub(images):

@@ -1,8 +1,8 @@
 import torch
 
-from course_utils.exercises import NOT_ATTEMPTED, PASSED, WRONG
-from course_utils.exercises.mse import best_constant
-from course_utils.exercises.perceptual import feature_distance
+from course_utils.teaching.exercises import NOT_ATTEMPTED, PASSED, WRONG
+from course_utils.teaching.exercises.mse import best_constant
+from course_utils.teaching.exercises.perceptual import feature_distance
 
 
 def test_best_constant_accepts_the_mean_and_explains_common_mistakes():

@@ -8,17 +8,15 @@ are checked together on real measurements.
 import pytest
 import torch
 import torch.nn.functional as F
+from notebook_code import run_cell_defining, run_experiment_cell
 from torch import nn
 
-from course_utils.exercises import ERROR, NOT_ATTEMPTED, PASSED, WRONG, Experiment
-from course_utils.exercises import dcgan as dcgan_exercises
-from course_utils.exercises import gan as gan_exercises
-from course_utils.exercises import mse as mse_exercises
-from course_utils.exercises import perceptual as perceptual_exercises
-from course_utils.exercises import vae as vae_exercises
-
-from notebook_code import run_cell_defining, run_experiment_cell
-
+from course_utils.teaching.exercises import ERROR, NOT_ATTEMPTED, PASSED, WRONG, Experiment
+from course_utils.teaching.exercises import dcgan as dcgan_exercises
+from course_utils.teaching.exercises import gan as gan_exercises
+from course_utils.teaching.exercises import mse as mse_exercises
+from course_utils.teaching.exercises import perceptual as perceptual_exercises
+from course_utils.teaching.exercises import vae as vae_exercises
 
 # --- the Experiment class ---
 
@@ -62,7 +60,9 @@ def test_median_judge_tells_the_median_from_the_mean():
     ("my_loss = F.mse_loss", "✗"),
 ])
 def test_notebook_01_experiment_l1_finds_the_majority_colour(change, status, capsys):
-    from course_utils.toy_regression import MLPRegressor, fit_regressor, two_mode_targets
+    from course_utils.models.regressor import MLPRegressor
+    from course_utils.teaching.toy_problems import two_mode_targets
+    from course_utils.training.regression import fit_regressor
 
     torch.manual_seed(0)
     namespace = run_experiment_cell("01_mse_blurriness.ipynb", change, {
@@ -91,10 +91,10 @@ def test_layer_judge_asks_for_a_change_and_reads_the_pixel_drift():
 
 
 def test_notebook_02_experiment_matching_only_the_deep_layer_lets_pixels_drift(trained_classifier, bundled_mnist, capsys):
-    from course_utils.losses import FeatureExtractor, perceptual_loss
-    from course_utils.metrics import sharpness
-    from course_utils.models.autoencoder import AutoencoderRecipe
-    from course_utils.models.classifier import accuracy
+    from course_utils.evaluation.metrics import sharpness
+    from course_utils.maths.losses import FeatureExtractor, perceptual_loss
+    from course_utils.training.autoencoder import AutoencoderRecipe
+    from course_utils.training.classifier import accuracy
 
     (images, _), (test_images, test_labels) = bundled_mnist
     recipe = AutoencoderRecipe(epochs=3, train_images=1000)
@@ -133,8 +133,9 @@ def test_bound_judge_wants_a_bound_that_rises_with_k():
 
 
 def test_notebook_03_experiment_the_bound_tightens_with_k(bundled_mnist, capsys):
-    from course_utils.losses import bernoulli_log_likelihood, reparameterize
-    from course_utils.models.vae import VAE, VAERecipe
+    from course_utils.maths.losses import bernoulli_log_likelihood, reparameterize
+    from course_utils.models.vae import VAE
+    from course_utils.training.vae import VAERecipe
 
     (images, _), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
@@ -169,11 +170,11 @@ def test_ring_judge_rejects_the_rates_already_shown_and_names_what_it_sees():
 
 
 def test_notebook_04_experiment_a_faster_discriminator_keeps_g_spread_out(capsys):
-    from course_utils.densities import ring_of_gaussians
-    from course_utils.device import seed_everything
-    from course_utils.gan import fit_gan
-    from course_utils.metrics import mode_coverage
+    from course_utils.engine.device import seed_everything
+    from course_utils.evaluation.metrics import mode_coverage
+    from course_utils.maths.densities import ring_of_gaussians
     from course_utils.models.mlp_gan import MLPDiscriminator, MLPGenerator
+    from course_utils.training.gan import fit_gan
 
     ring = ring_of_gaussians(modes=8, radius=2.0, std=0.05)
     namespace = run_experiment_cell("04_gan_minimax.ipynb", "my_d_lr = 3e-3", {

@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
-from course_utils.flow_matching import (euler_sample, flow_matching_loss, guided_velocity, heun_sample, point_on_path,
-                                        time_embedding)
-from course_utils.metrics import quality_scores
-from course_utils.models.flow import FlowModel, FlowRecipe, UNet
+from course_utils.evaluation.metrics import quality_scores
+from course_utils.models.flow import FlowModel, UNet, euler_sample, guided_velocity, heun_sample, time_embedding
+from course_utils.training.flow_matching import FlowRecipe, flow_matching_loss, point_on_path
 
 
 def test_the_loss_regresses_the_velocity_of_the_straight_path_by_hand():
@@ -166,14 +165,14 @@ def test_decoding_in_chunks_gives_the_same_digits_and_the_asked_for_classes():
 
 
 def test_the_leaderboard_knows_both_flow_models():
-    from course_utils.leaderboard import recipe_for
+    from course_utils.evaluation.leaderboard import recipe_for
 
     assert recipe_for("diffusion").conditional is False and recipe_for("diffusion_cond").conditional is True
     assert recipe_for("diffusion_cond", guidance=3.0).build().guidance == 3.0
 
 
 def test_the_unet_shape_table_follows_the_call_order_down_to_7_pixels_and_back():
-    from course_utils.summary import module_table, module_table_markdown
+    from course_utils.teaching.summary import module_table, module_table_markdown
 
     net = UNet(width=8, num_classes=10)
     inputs = (torch.zeros(2, 1, 28, 28), torch.rand(2), torch.tensor([3, 10]))

@@ -5,12 +5,17 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.data import Minibatches
-from course_utils.gan import discriminator_logits, make_gan_step
-from course_utils.latent import sample_latent
-from course_utils.losses import (discriminator_hinge_loss, discriminator_loss, generator_hinge_loss,
-                                 generator_loss_non_saturating, generator_loss_saturating)
-from course_utils.train import recalibrate_batch_norm, train, update_average
+from course_utils.engine.data import Minibatches
+from course_utils.engine.train import recalibrate_batch_norm, train, update_average
+from course_utils.maths.latent import sample_latent
+from course_utils.maths.losses import (
+    discriminator_hinge_loss,
+    discriminator_loss,
+    generator_hinge_loss,
+    generator_loss_non_saturating,
+    generator_loss_saturating,
+)
+from course_utils.training.gan import discriminator_logits, make_gan_step
 
 
 def test_losses_match_their_formulas():

@@ -4,10 +4,10 @@ import matplotlib
 import pytest
 import torch
 
-from course_utils.densities import grid, ring_of_gaussians
-from course_utils.exercises import NOT_ATTEMPTED, PASSED, WRONG
-from course_utils.exercises import gan as gan_exercises
-from course_utils.metrics import mode_coverage, nearest_neighbours
+from course_utils.evaluation.metrics import mode_coverage, nearest_neighbours
+from course_utils.maths.densities import grid, ring_of_gaussians
+from course_utils.teaching.exercises import NOT_ATTEMPTED, PASSED, WRONG
+from course_utils.teaching.exercises import gan as gan_exercises
 
 matplotlib.use("Agg")
 RING = ring_of_gaussians(8, radius=2.0, std=0.05)
@@ -63,7 +63,7 @@ def test_nearest_neighbours_finds_a_copied_image():
 
 
 def test_figures_draw():
-    from course_utils.gan_figures import plot_1d_snapshots, plot_2d_snapshots, plot_gan_curves
+    from course_utils.teaching.gan_figures import plot_1d_snapshots, plot_2d_snapshots, plot_gan_curves
 
     x = grid(-6, 6, 201)
     snap = {"samples": torch.randn(100, dtype=torch.float64), "p_g": torch.ones_like(x) / 12, "d": torch.full_like(x, 0.5),
@@ -99,7 +99,7 @@ def test_non_saturating_loss_exercise():
 
 
 def test_plot_generator_losses_draws_each_loss_and_its_gradient():
-    from course_utils.gan_figures import plot_generator_losses
+    from course_utils.teaching.gan_figures import plot_generator_losses
 
     d = torch.linspace(0.01, 0.99, 5)
     curves = {"a": (torch.zeros(5), -d), "b": (torch.ones(5), d - 1)}

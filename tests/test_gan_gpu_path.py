@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 
-from course_utils import gan as gan_module
-from course_utils.gan import make_gan_step
-from course_utils.models import dcgan
-from course_utils.models.dcgan import DCGAN, DCGANRecipe
+from course_utils.models.dcgan import DCGAN
+from course_utils.training import dcgan
+from course_utils.training import gan as gan_module
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.gan import make_gan_step
 
 
 def _step_for(gan, **kwargs):

@@ -14,17 +14,17 @@ import pytest
 import torch
 
 import course_utils
-from course_utils.models.conditional import CGANRecipe
-from course_utils.models.dcgan import DCGANRecipe
-from course_utils.models.flow import FlowRecipe
-from course_utils.models.generative import GenerativeModel, Snapshots, evaluating, training_record
-from course_utils.models.mlp_gan import MLPGANRecipe
-from course_utils.models.semi_supervised_gan import SemiSupervisedRecipe
-from course_utils.models.sngan import SNGANRecipe
-from course_utils.models.vae import VAERecipe
-from course_utils.models.wgan_gp import WGANGPRecipe
-from course_utils.recipe import Recipe
-from course_utils.train import History
+from course_utils.engine.recipe import Recipe
+from course_utils.engine.train import History
+from course_utils.models.generative import GenerativeModel, evaluating
+from course_utils.training.conditional import CGANRecipe
+from course_utils.training.dcgan import DCGANRecipe, SNGANRecipe
+from course_utils.training.flow_matching import FlowRecipe
+from course_utils.training.mlp_gan import MLPGANRecipe
+from course_utils.training.record import Snapshots, training_record
+from course_utils.training.semi_supervised import SemiSupervisedRecipe
+from course_utils.training.vae import VAERecipe
+from course_utils.training.wgan import WGANGPRecipe
 
 RECIPES = [VAERecipe(), VAERecipe(latent_dim=2), MLPGANRecipe(), DCGANRecipe(width=8), CGANRecipe(width=8),
            WGANGPRecipe(width=8), SNGANRecipe(width=8), FlowRecipe(width=8, steps=2),
@@ -303,7 +303,7 @@ def test_a_new_model_gets_the_checks_by_writing_only_its_decode_hook():
 @pytest.mark.parametrize("name, overrides", [("vae", {}), ("cgan", {}), ("diffusion", {"steps": 2}),
                                              ("diffusion_cond", {"steps": 2})])
 def test_the_leaderboard_asks_a_model_for_its_default_labels(monkeypatch, name, overrides):
-    from course_utils import leaderboard
+    from course_utils.evaluation import leaderboard
 
     monkeypatch.setattr(leaderboard, "pretrained", lambda recipe, device: (recipe.build(), {"train_seconds": 1.0}))
     images, labels, info = leaderboard.samples_of(name, samples=20, seed=0, overrides=overrides)

@@ -47,7 +47,7 @@ def test_no_hard_coded_device(path):
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
             assert not re.search(r"""["']cuda(:\d+)?["']|\.cuda\(\)""", cell.source), \
-                f"{path.name} cell {index} hard-codes CUDA; use course_utils.device.get_device()"
+                f"{path.name} cell {index} hard-codes CUDA; use course_utils.engine.device.get_device()"
 
 
 def test_readme_lists_every_notebook():

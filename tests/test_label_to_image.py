@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from course_utils.metrics import sharpness
-from course_utils.models.label_to_image import LabelToImage, LabelToImageRecipe, class_means
-from course_utils.toy_regression import fit_regressor
+from course_utils.evaluation.metrics import sharpness
+from course_utils.models.label_to_image import LabelToImage
+from course_utils.training.label_to_image import LabelToImageRecipe, class_means
+from course_utils.training.regression import fit_regressor
 
 
 @pytest.fixture(scope="module")

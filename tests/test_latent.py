@@ -2,11 +2,10 @@ import math
 
 import pytest
 import torch
-
 from notebook_code import run_cell_defining
 
-from course_utils.latent import add_direction, ink, interpolate, lerp, sample_latent, slant, slerp
-from course_utils.models.dcgan import DCGANRecipe
+from course_utils.maths.latent import add_direction, ink, interpolate, lerp, sample_latent, slant, slerp
+from course_utils.training.dcgan import DCGANRecipe
 
 attribute_vector = run_cell_defining("05_dcgan.ipynb", "attribute_vector", {})["attribute_vector"]
 

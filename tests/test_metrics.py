@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.metrics import sharpness
+from course_utils.evaluation.metrics import sharpness
 
 
 def test_sharpness_of_known_images():

@@ -3,11 +3,12 @@
 import pytest
 import torch
 
-from course_utils.checkpoints import pretrained
-from course_utils.densities import grid, js_divergence, two_bumps
-from course_utils.gan import fit_gan
-from course_utils.models.mlp_gan import MLPDiscriminator, MLPGANRecipe, MLPGenerator, snapshot_1d
-from course_utils.train import TrainingDiverged
+from course_utils.engine.checkpoints import pretrained
+from course_utils.engine.train import TrainingDiverged
+from course_utils.maths.densities import grid, js_divergence, two_bumps
+from course_utils.models.mlp_gan import MLPDiscriminator, MLPGenerator
+from course_utils.training.gan import fit_gan
+from course_utils.training.mlp_gan import MLPGANRecipe, snapshot_1d
 
 
 def test_shapes_and_clear_errors():

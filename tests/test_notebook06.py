@@ -6,15 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
+from notebook_code import cell_defining, run_cell_defining, run_experiment_cell
 from torch import nn
 
-from course_utils.data import to_tanh_range
-from course_utils.densities import gaussian_pdf, grid, wasserstein_1
-from course_utils.exercises import wasserstein as exercises
-from course_utils.losses import gradient_penalty
-from course_utils.wgan import make_wgan_gp_step
-
-from notebook_code import cell_defining, run_cell_defining, run_experiment_cell
+from course_utils.engine.data import to_tanh_range
+from course_utils.maths.densities import gaussian_pdf, grid, wasserstein_1
+from course_utils.maths.losses import gradient_penalty
+from course_utils.teaching.exercises import wasserstein as exercises
+from course_utils.training.wgan import make_wgan_gp_step
 
 NOTEBOOK = "06_conditional_wasserstein.ipynb"
 

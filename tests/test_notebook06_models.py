@@ -7,17 +7,18 @@ import math
 import pytest
 import torch
 
-from course_utils.data import load_mnist
-from course_utils.leaderboard import RECIPES, recipe_for, scores_table
-from course_utils.metrics import class_probabilities
-from course_utils.models import wgan_gp
-from course_utils.models.conditional import CGANRecipe, ConditionalGAN, classes_in_order
-from course_utils.models.dcgan import DCGAN, DCGANRecipe, Discriminator
-from course_utils.models.generative import Checkpoints, evenly_spaced_epochs
-from course_utils.models.sngan import SNGANRecipe
-from course_utils.models.wgan_gp import WGANGPRecipe
-from course_utils.train import History, LastGoodWeights, TrainingDiverged, every_epoch
-
+from course_utils.engine.data import load_mnist
+from course_utils.engine.train import History, LastGoodWeights, TrainingDiverged, every_epoch
+from course_utils.evaluation.leaderboard import RECIPES, recipe_for, scores_table
+from course_utils.evaluation.metrics import class_probabilities
+from course_utils.models.conditional import ConditionalGAN
+from course_utils.models.dcgan import DCGAN, Discriminator
+from course_utils.models.generative import classes_in_order
+from course_utils.training import wgan
+from course_utils.training.conditional import CGANRecipe
+from course_utils.training.dcgan import DCGANRecipe, SNGANRecipe
+from course_utils.training.record import Checkpoints, evenly_spaced_epochs
+from course_utils.training.wgan import WGANGPRecipe
 
 
 def test_each_model_of_notebook_06_has_its_own_key_and_cache_file():
@@ -145,7 +146,7 @@ def test_bad_wgan_gp_settings_are_refused_when_the_recipe_is_built(fields, messa
 
 def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(monkeypatch):
     """A critic poisoned with NaN in epoch 3 stops training with advice; the model holds the weights after epoch 2."""
-    make_step, calls = wgan_gp.make_wgan_gp_step, []
+    make_step, calls = wgan.make_wgan_gp_step, []
 
     def poisoned_after_eight_calls(generator, critic, *args, **kwargs):
         step = make_step(generator, critic, *args, **kwargs)
@@ -158,7 +159,7 @@ def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(
             return step(real)
         return poisoned
 
-    monkeypatch.setattr(wgan_gp, "make_wgan_gp_step", poisoned_after_eight_calls)
+    monkeypatch.setattr(wgan, "make_wgan_gp_step", poisoned_after_eight_calls)
     images, _ = load_mnist("train", source="bundled")
     torch.manual_seed(0)
     gan, after_epoch = tiny_wgan().build(), {}

@@ -6,15 +6,20 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-
-from course_utils.exercises import PASSED, WRONG
-from course_utils.exercises import semi_supervised as exercises
-from course_utils.gan import frozen
-from course_utils.models.semi_supervised_gan import (SemiSupervisedRecipe, baseline_recipe, fit_semi_supervised,
-                                                     make_semi_supervised_step)
-from course_utils.semi_supervised import generated_loss, supervised_loss, unlabelled_loss
-
 from notebook_code import run_cell_defining, run_experiment_cell
+
+from course_utils.teaching.exercises import PASSED, WRONG
+from course_utils.teaching.exercises import semi_supervised as exercises
+from course_utils.training.gan import frozen
+from course_utils.training.semi_supervised import (
+    SemiSupervisedRecipe,
+    baseline_recipe,
+    fit_semi_supervised,
+    generated_loss,
+    make_semi_supervised_step,
+    supervised_loss,
+    unlabelled_loss,
+)
 
 NOTEBOOK = "07_semi_supervised_gan.ipynb"
 

@@ -4,14 +4,13 @@ the predict-then-measure cell hands the measured changes to the checker."""
 
 import pytest
 import torch
-
-from course_utils.evaluation import all_metrics
-from course_utils.exercises import PASSED
-from course_utils.exercises import evaluation as exercises
-from course_utils.failures import add_noise, drop_classes, gaussian_blur, imbalance, repeat_images
-from course_utils.leaderboard import Judge
-
 from notebook_code import run_cell_defining, run_experiment_cell
+
+from course_utils.evaluation.failures import add_noise, drop_classes, gaussian_blur, imbalance, repeat_images
+from course_utils.evaluation.leaderboard import Judge
+from course_utils.evaluation.sample_sets import all_metrics
+from course_utils.teaching.exercises import PASSED
+from course_utils.teaching.exercises import evaluation as exercises
 
 NOTEBOOK = "08_evaluating_generative_models.ipynb"
 COUNT = 500

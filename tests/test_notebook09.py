@@ -10,13 +10,12 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from notebook_code import run_cell_defining, run_experiment_cell
 from torch import nn
 
-from course_utils.exercises import NOT_ATTEMPTED, PASSED, WRONG
-from course_utils.exercises import progressive as exercises
-from course_utils.progressive import EqualizedLinear
-
-from notebook_code import run_cell_defining, run_experiment_cell
+from course_utils.models.progressive_gan import EqualizedLinear
+from course_utils.teaching.exercises import NOT_ATTEMPTED, PASSED, WRONG
+from course_utils.teaching.exercises import progressive as exercises
 
 NOTEBOOK = "09_progressive_and_beyond.ipynb"
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,19 +8,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from notebook_code import run_cell_defining, run_experiment_cell
 from torch import nn
 
-from course_utils.config import budget
-from course_utils.densities import ring_of_gaussians
-from course_utils.device import synchronize
-from course_utils.exercises import PASSED, WRONG
-from course_utils.exercises import flow_matching as exercises
-from course_utils.flow_matching import euler_sample, flow_matching_loss, point_on_path
-from course_utils.metrics import mode_coverage, sharpness
-from course_utils.models.conditional import classes_in_order
-from course_utils.models.flow import FlowRecipe
-
-from notebook_code import run_cell_defining, run_experiment_cell
+from course_utils.engine.config import budget
+from course_utils.engine.device import synchronize
+from course_utils.evaluation.metrics import mode_coverage, sharpness
+from course_utils.maths.densities import ring_of_gaussians
+from course_utils.models.flow import euler_sample
+from course_utils.models.generative import classes_in_order
+from course_utils.teaching.exercises import PASSED, WRONG
+from course_utils.teaching.exercises import flow_matching as exercises
+from course_utils.training.flow_matching import FlowRecipe, flow_matching_loss, point_on_path
 
 NOTEBOOK = "10_diffusion_and_flow_matching.ipynb"
 
@@ -106,7 +105,7 @@ def test_the_steps_experiment_reads_the_measured_outcome(outcome, passed, phrase
 
 
 def test_the_experiment_cell_samples_with_the_students_steps_and_hands_over_the_numbers(bundled_mnist, trained_classifier):
-    from course_utils.leaderboard import Judge
+    from course_utils.evaluation.leaderboard import Judge
 
     flow = FlowRecipe(conditional=True, width=8).build()
     _, (test_images, _) = bundled_mnist

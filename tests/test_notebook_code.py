@@ -8,15 +8,14 @@ each is run here, from the notebook itself, next to the library's version.
 import pytest
 import torch
 import torch.nn.functional as F
+from notebook_code import run_cell_defining
 from torch import nn
 
-from course_utils.data import to_tanh_range
-from course_utils.gan import make_gan_step
-from course_utils.losses import FeatureExtractor, perceptual_loss
-from course_utils.models.autoencoder import AutoencoderRecipe
-from course_utils.models.dcgan import DCGANRecipe
-
-from notebook_code import run_cell_defining
+from course_utils.engine.data import to_tanh_range
+from course_utils.maths.losses import FeatureExtractor, perceptual_loss
+from course_utils.training.autoencoder import AutoencoderRecipe
+from course_utils.training.dcgan import DCGANRecipe
+from course_utils.training.gan import make_gan_step
 
 
 def _same_parameters(a: nn.Module, b: nn.Module, atol: float = 0.0) -> bool:
@@ -90,9 +89,9 @@ def test_notebook_05_batchnorm_statistics_match_torch(bundled_mnist):
 
 
 def test_notebook_04_mnist_gan_training_is_what_the_recipe_runs(bundled_mnist, monkeypatch):
-    from course_utils.data import Minibatches
-    from course_utils.models.mlp_gan import MLPGANRecipe
-    from course_utils.train import train
+    from course_utils.engine.data import Minibatches
+    from course_utils.engine.train import train
+    from course_utils.training.mlp_gan import MLPGANRecipe
 
     (images, labels), _ = bundled_mnist
     monkeypatch.setattr(MLPGANRecipe, "training_data", lambda self, device: (images[:128], labels[:128]))
@@ -114,7 +113,8 @@ def test_notebook_04_mnist_gan_training_is_what_the_recipe_runs(bundled_mnist, m
 
 def test_notebook_00_digit_slider_shows_the_chosen_digit_and_leaves_no_figures_open():
     import matplotlib.pyplot as plt
-    from course_utils.viz import show_images
+
+    from course_utils.teaching.viz import show_images
 
     shown, drawn, images, labels = [], [], torch.rand(5, 1, 28, 28), torch.tensor([3, 1, 4, 1, 5])
 
@@ -137,9 +137,10 @@ def test_notebook_00_digit_slider_shows_the_chosen_digit_and_leaves_no_figures_o
 
 
 def test_notebook_06_cgan_step_and_the_library_step_leave_the_same_weights(bundled_mnist):
-    from course_utils.gan import frozen
-    from course_utils.losses import discriminator_hinge_loss, generator_hinge_loss
-    from course_utils.models.conditional import CGANRecipe, classes_in_order, make_conditional_hinge_step
+    from course_utils.maths.losses import discriminator_hinge_loss, generator_hinge_loss
+    from course_utils.models.generative import classes_in_order
+    from course_utils.training.conditional import CGANRecipe, make_conditional_hinge_step
+    from course_utils.training.gan import frozen
 
     (images, labels), _ = bundled_mnist
     real, classes = to_tanh_range(images[:16]), labels[:16]
@@ -168,7 +169,8 @@ def test_notebook_06_cgan_step_and_the_library_step_leave_the_same_weights(bundl
 
 
 def test_notebook_09_schedule_is_the_library_growth_schedule():
-    from course_utils.models.progressive_gan import SIDES, ProgressiveRecipe, growth_stage
+    from course_utils.models.progressive_gan import SIDES
+    from course_utils.training.progressive import ProgressiveRecipe, growth_stage
 
     notebook = run_cell_defining("09_progressive_and_beyond.ipynb", "stage_at", {"SIDES": SIDES})
     recipe = ProgressiveRecipe()
@@ -183,7 +185,7 @@ def test_notebook_09_schedule_is_the_library_growth_schedule():
 
 
 def test_notebook_10_step_is_the_library_loss_with_both_switches_off():
-    from course_utils.flow_matching import flow_matching_loss, point_on_path
+    from course_utils.training.flow_matching import flow_matching_loss, point_on_path
 
     notebook = run_cell_defining("10_diffusion_and_flow_matching.ipynb", "flow_matching_step",
                                  {"torch": torch, "point_on_path": point_on_path})

@@ -2,10 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.losses import FeatureExtractor, feature_distance, perceptual_loss
-from course_utils.metrics import distance_under_shift, sharpness
-from course_utils.models.autoencoder import AutoencoderRecipe
+from course_utils.evaluation.metrics import distance_under_shift, sharpness
+from course_utils.maths.losses import FeatureExtractor, feature_distance, perceptual_loss
 from course_utils.models.classifier import DigitClassifier
+from course_utils.training.autoencoder import AutoencoderRecipe
 
 
 def test_feature_distance_is_zero_for_identical_images_and_matches_the_formula():

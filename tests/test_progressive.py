@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.progressive import (EqualizedConv2d, EqualizedLinear, fade_in, minibatch_stddev, pixel_norm,
-                                      toward_mean, truncated_normal)
+from course_utils.maths.latent import toward_mean, truncated_normal
+from course_utils.models.progressive_gan import EqualizedConv2d, EqualizedLinear, fade_in, minibatch_stddev, pixel_norm
 
 
 def test_the_fade_in_is_the_old_path_at_0_the_new_at_1_and_linear_between():

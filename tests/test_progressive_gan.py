@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.models.progressive_gan import (ProgressiveGAN, ProgressiveRecipe, growth_stage, progressive_record,
-                                                 real_at_stage)
+from course_utils.models.progressive_gan import ProgressiveGAN
+from course_utils.training.progressive import ProgressiveRecipe, growth_stage, progressive_record, real_at_stage
 
 PHASES = (0.1, 0.1, 0.1, 0.2, 0.5)
 

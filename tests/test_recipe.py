@@ -14,21 +14,26 @@ import pytest
 import torch
 
 import course_utils
-from course_utils.flow_matching import TIME_SAMPLINGS
-from course_utils.losses import GAN_LOSSES
-from course_utils.models.autoencoder import AutoencoderRecipe, DigitAutoencoder
-from course_utils.models.classifier import ClassifierRecipe, DigitClassifier
-from course_utils.models.conditional import CGANRecipe, ConditionalGAN
-from course_utils.models.dcgan import DCGAN, DCGANRecipe
-from course_utils.models.flow import FlowRecipe
-from course_utils.models.label_to_image import LabelToImage, LabelToImageRecipe
-from course_utils.models.mlp_gan import MLPGAN, MLPGANRecipe
-from course_utils.models.progressive_gan import ProgressiveRecipe
-from course_utils.models.semi_supervised_gan import SemiSupervisedRecipe
-from course_utils.models.sngan import SNGANRecipe
-from course_utils.models.vae import VAE, VAERecipe
-from course_utils.models.wgan_gp import WGANGPRecipe
-from course_utils.recipe import LIMITS, Limit, Recipe
+from course_utils.engine.recipe import LIMITS, Limit, Recipe
+from course_utils.maths.losses import GAN_LOSSES
+from course_utils.models.autoencoder import DigitAutoencoder
+from course_utils.models.classifier import DigitClassifier
+from course_utils.models.conditional import ConditionalGAN
+from course_utils.models.dcgan import DCGAN
+from course_utils.models.label_to_image import LabelToImage
+from course_utils.models.mlp_gan import MLPGAN
+from course_utils.models.vae import VAE
+from course_utils.training.autoencoder import AutoencoderRecipe
+from course_utils.training.classifier import ClassifierRecipe
+from course_utils.training.conditional import CGANRecipe
+from course_utils.training.dcgan import DCGANRecipe, SNGANRecipe
+from course_utils.training.flow_matching import TIME_SAMPLINGS, FlowRecipe
+from course_utils.training.label_to_image import LabelToImageRecipe
+from course_utils.training.mlp_gan import MLPGANRecipe
+from course_utils.training.progressive import ProgressiveRecipe
+from course_utils.training.semi_supervised import SemiSupervisedRecipe
+from course_utils.training.vae import VAERecipe
+from course_utils.training.wgan import WGANGPRecipe
 
 
 def _course_recipes() -> list[type[Recipe]]:
@@ -108,7 +113,7 @@ def test_changing_any_field_changes_the_key(recipe_type):
 
 
 def test_the_key_is_the_same_in_a_fresh_process():
-    code = "from course_utils.models.dcgan import DCGANRecipe; print(DCGANRecipe().key())"
+    code = "from course_utils.training.dcgan import DCGANRecipe; print(DCGANRecipe().key())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == DCGANRecipe().key() and out.startswith("dcgan-")
 
@@ -207,7 +212,7 @@ def test_a_list_for_a_tuple_field_is_the_same_recipe(recipe_type, name):
 def test_every_field_of_a_course_recipe_has_a_range_or_is_a_bool(recipe_type, name):
     kinds = _kinds(_hint(recipe_type, name)) - {type(None)}
     assert kinds == {bool} or name in recipe_type.limits, \
-        f"{recipe_type.__name__}.{name} has no row in the range table: add it to LIMITS in course_utils/recipe.py"
+        f"{recipe_type.__name__}.{name} has no row in the range table: add it to LIMITS in course_utils/engine/recipe.py"
 
 
 def test_the_vocabularies_are_the_ones_the_code_uses():

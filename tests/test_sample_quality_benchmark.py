@@ -4,10 +4,9 @@ import json
 import math
 
 import pytest
-
-from course_utils.leaderboard import RECIPES, recipe_for
-
 from benchmark_runner import run_benchmark_script
+
+from course_utils.evaluation.leaderboard import RECIPES, recipe_for
 
 KEYS = {"model", "inception_score", "frechet_distance", "confident_share", "class_min", "class_max", "train_seconds",
         "samples"}

@@ -7,8 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.semi_supervised import (draw_labelled, feature_matching_loss, generated_loss, probability_real,
-                                          supervised_loss, unlabelled_loss, unsupervised_loss)
+from course_utils.training.semi_supervised import (
+    draw_labelled,
+    feature_matching_loss,
+    generated_loss,
+    probability_real,
+    supervised_loss,
+    unlabelled_loss,
+    unsupervised_loss,
+)
 
 
 def test_k_logits_with_a_fake_logit_fixed_at_zero_are_an_explicit_k_plus_1_softmax():
@@ -76,10 +83,18 @@ def test_a_label_set_missing_a_class_is_refused():
 
 # --- the networks and the step ---
 
-from course_utils.models.semi_supervised_gan import (ABLATION, LabelledAndUnlabelled,  # noqa: E402
-                                                     SemiSupervisedDiscriminator, SemiSupervisedGAN,
-                                                     SemiSupervisedGenerator, SemiSupervisedRecipe, baseline_recipe,
-                                                     make_semi_supervised_step)
+from course_utils.models.semi_supervised_gan import (  # noqa: E402
+    SemiSupervisedDiscriminator,
+    SemiSupervisedGAN,
+    SemiSupervisedGenerator,
+)
+from course_utils.training.semi_supervised import (  # noqa: E402
+    ABLATION,
+    LabelledAndUnlabelled,
+    SemiSupervisedRecipe,
+    baseline_recipe,
+    make_semi_supervised_step,
+)
 
 
 def test_the_discriminator_gives_k_logits_and_its_features_and_its_noise_only_trains():
@@ -172,7 +187,7 @@ def test_calling_the_model_classifies_and_its_samples_are_repeatable():
 
 
 def test_the_label_draw_and_the_unlabelled_pool_never_touch_the_test_digits(bundled_mnist):
-    from course_utils.data import bundled_split_indices
+    from course_utils.engine.data import bundled_split_indices
 
     (_, labels), _ = bundled_mnist
     split = bundled_split_indices()                              # indices into the 5,000 shipped digits

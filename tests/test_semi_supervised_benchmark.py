@@ -3,9 +3,9 @@ exactly the keys the issue names; the recorded label-count curve that notebook 0
 
 import json
 
-from course_utils.models.semi_supervised_gan import RECORDED, recorded_results
-
 from benchmark_runner import run_benchmark_script
+
+from course_utils.training.semi_supervised import RECORDED, recorded_results
 
 KEYS = {"method", "labels", "accuracy_mean", "accuracy_std", "draws", "seconds"}
 

@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from course_utils.toy_regression import MLPRegressor, beard_region, fit_regressor, points_around_line, toy_faces, two_mode_targets
+from course_utils.models.regressor import MLPRegressor
+from course_utils.teaching.toy_problems import beard_region, points_around_line, toy_faces, two_mode_targets
+from course_utils.training.regression import fit_regressor
 
 
 def test_points_around_line_have_the_requested_line_and_noise():

@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from course_utils.data import Minibatches
-from course_utils.train import History, TrainingDiverged, check_finite, train
+from course_utils.engine.data import Minibatches
+from course_utils.engine.train import History, TrainingDiverged, check_finite, train
 
 
 def linear_problem(seed=0):
@@ -120,7 +120,7 @@ def test_healthy_runs_raise_no_false_alarm(values):
 # --- Two trainings at once share the cores ---
 
 def test_a_cpu_training_takes_its_share_of_the_threads_and_removes_only_its_own_file(tmp_path, monkeypatch):
-    from course_utils.train import SharedCores
+    from course_utils.engine.train import SharedCores
 
     monkeypatch.delenv("COURSE_SHARE_CORES", raising=False)
     folder = tmp_path / "trainings"
@@ -142,7 +142,7 @@ def test_a_cpu_training_takes_its_share_of_the_threads_and_removes_only_its_own_
 
 
 def test_sharing_can_be_turned_off(tmp_path, monkeypatch):
-    from course_utils.train import SharedCores
+    from course_utils.engine.train import SharedCores
 
     monkeypatch.setenv("COURSE_SHARE_CORES", "0")
     with SharedCores(tmp_path / "trainings"):
@@ -150,7 +150,7 @@ def test_sharing_can_be_turned_off(tmp_path, monkeypatch):
 
 
 def test_the_engine_registers_a_cpu_training_while_it_runs(monkeypatch):
-    from course_utils import train as engine
+    from course_utils.engine import train as engine
 
     seen = []
     monkeypatch.setattr(engine, "SharedCores", lambda: _Recording(seen))

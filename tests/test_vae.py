@@ -5,10 +5,17 @@ import math
 import pytest
 import torch
 
-from course_utils.checkpoints import pretrained
-from course_utils.losses import (bernoulli_log_likelihood, gaussian_kl, gaussian_log_density,
-                                 importance_weighted_bound, negative_elbo, reparameterize)
-from course_utils.models.vae import VAE, VAERecipe, evaluate_vae
+from course_utils.engine.checkpoints import pretrained
+from course_utils.maths.losses import (
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    gaussian_log_density,
+    importance_weighted_bound,
+    negative_elbo,
+    reparameterize,
+)
+from course_utils.models.vae import VAE
+from course_utils.training.vae import VAERecipe, evaluate_vae
 
 
 @pytest.fixture(scope="module")

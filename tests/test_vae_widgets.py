@@ -5,11 +5,12 @@ import time
 import pytest
 import torch
 
-from course_utils.exercises import vae as exercises
-from course_utils.losses import gaussian_kl, reparameterize
-from course_utils.models.vae import VAE, VAERecipe
-from course_utils.viz import image_png
-from course_utils.widgets import decode_latent, edit_latent, image_editor, latent_sliders, most_used_dims
+from course_utils.maths.losses import gaussian_kl, reparameterize
+from course_utils.models.vae import VAE
+from course_utils.teaching.exercises import vae as exercises
+from course_utils.teaching.viz import image_png
+from course_utils.teaching.widgets import decode_latent, edit_latent, image_editor, latent_sliders, most_used_dims
+from course_utils.training.vae import VAERecipe
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.viz import (  # noqa: E402
-    STYLE, as_image_batch, course_style, moving_average, plot_history, show_images, show_pixel_values, use_course_style)
+from course_utils.teaching.viz import (  # noqa: E402
+    STYLE,
+    as_image_batch,
+    course_style,
+    moving_average,
+    plot_history,
+    show_images,
+    show_pixel_values,
+    use_course_style,
+)
 
 
 @pytest.fixture(autouse=True)

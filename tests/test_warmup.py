@@ -6,16 +6,15 @@ import nbformat
 import torch
 
 from course_utils import warmup
-from course_utils.leaderboard import COURSE_MODELS, recipe_for
-from course_utils.models.classifier import ClassifierRecipe
-from course_utils.models.conditional import CGANRecipe
-from course_utils.models.dcgan import DCGANRecipe
-from course_utils.models.flow import FlowRecipe
-from course_utils.models.mlp_gan import MLPGANRecipe
-from course_utils.models.progressive_gan import ProgressiveRecipe
-from course_utils.models.sngan import SNGANRecipe
-from course_utils.models.vae import VAERecipe
-from course_utils.models.wgan_gp import CheckpointedDCGANRecipe, WGANGPRecipe
+from course_utils.evaluation.leaderboard import COURSE_MODELS, recipe_for
+from course_utils.training.classifier import ClassifierRecipe
+from course_utils.training.conditional import CGANRecipe
+from course_utils.training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
+from course_utils.training.flow_matching import FlowRecipe
+from course_utils.training.mlp_gan import MLPGANRecipe
+from course_utils.training.progressive import ProgressiveRecipe
+from course_utils.training.vae import VAERecipe
+from course_utils.training.wgan import WGANGPRecipe
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
@@ -55,7 +54,7 @@ def _recipes_the_notebooks_load() -> dict[str, object]:
             if re.search(r"^recipes = notebook_recipes\(\)", code, flags=re.MULTILINE):
                 for key, recipe in importlib.import_module(module).notebook_recipes().items():
                     found[f"{path.name}: recipes[{key!r}]"] = recipe
-        if re.search(r"^from course_utils.leaderboard import .*\bCOURSE_MODELS\b", code, flags=re.MULTILINE) \
+        if re.search(r"^from course_utils.evaluation.leaderboard import .*\bCOURSE_MODELS\b", code, flags=re.MULTILINE) \
                 and "samples_of(" in code:
             for name, key in COURSE_MODELS.items():
                 found[f"{path.name}: samples_of({key!r})"] = recipe_for(key)

@@ -19,7 +19,6 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
 from nbgrader.preprocessors import ClearSolutions
-
 from output_folder import OutputFolderError, fresh_folder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,9 +31,10 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = Path(__file__).stem
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]  # tools/ is no package; benchmarks/ is found from the root
-from benchmarks.arguments import positive_int  # noqa: E402
 from npm_vendor import VendorError, fetch_vendor  # noqa: E402
 from output_folder import OutputFolderError, fresh_folder  # noqa: E402
+
+from benchmarks.arguments import positive_int  # noqa: E402
 
 VENDOR = ["mathjax", "requirejs", "@jupyter-widgets/html-manager"]
 MATHJAX = "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML"  # relative to <out>/_static

@@ -14,8 +14,8 @@ import argparse
 import base64
 import html
 import mimetypes
-import re
 import os
+import re
 import sys
 from pathlib import Path
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from course_utils.device import get_device
+from course_utils.engine.device import get_device
 
 ROOT = Path(__file__).resolve().parents[1]
 README_START, README_END = "<!-- run-times:start -->", "<!-- run-times:end -->"

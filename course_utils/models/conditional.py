@@ -1,5 +1,6 @@
-"""Conditioning a GAN on the digit's class (notebook 06): label checks, conditional batch norm, a generator built on
-it, a projection discriminator, and ``CGANRecipe``, the class-conditional GAN of notebook 06.
+"""Conditioning a GAN on the digit's class (notebook 06): conditional batch norm, a generator built on it, a
+projection discriminator, and the class-conditional GAN that holds them (its recipe and step:
+:mod:`course_utils.training.conditional`).
 
 Conditional batch norm (de Vries et al., 2017; Miyato & Koyama, 2018) normalises as batch norm does, then scales and
 shifts with a γ and β looked up for each example's class, so one set of convolutions draws every digit and the class
@@ -9,19 +10,12 @@ decides how each feature map is used.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..config import budget
-from ..data import check_labels, to_pixels
-from ..gan import GANRecipe, frozen
-from ..latent import check_latents, sample_latent
-from ..losses import discriminator_hinge_loss, generator_hinge_loss
 from .dcgan import init_dcgan_weights
-from .generative import GAN, classes_in_order, evaluating  # classes_in_order: every conditional model's default labels
+from .generative import GAN, check_labels, check_latents, classes_in_order, evaluating, to_pixels
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -95,34 +89,6 @@ class ProjectionDiscriminator(nn.Module):
         return self.unconditional(phi).flatten() + (self.class_embedding(labels) * phi).sum(dim=1)
 
 
-def make_conditional_hinge_step(generator: ConditionalGenerator, discriminator: ProjectionDiscriminator,
-                                g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer) -> Callable:
-    """Return ``step(real, labels)``: one hinge-loss update of D on real digits with their labels and fakes drawn for
-    random classes, then one update of G on fresh noise and fresh classes (G raises D's score of its fakes *as the
-    digits it was asked for*)."""
-
-    def fakes(count: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        classes = torch.randint(generator.num_classes, (count,), device=device)
-        return generator(sample_latent(count, generator.latent_dim, device=device), classes), classes
-
-    def step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake, fake_classes = fakes(real.shape[0], real.device)
-        d_loss = discriminator_hinge_loss(discriminator(real, labels), discriminator(fake, fake_classes))
-        d_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_optimizer.step()
-
-        with frozen(discriminator):
-            g_loss = generator_hinge_loss(discriminator(*fakes(real.shape[0], real.device)))
-            g_optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_optimizer.step()
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
-
-    return step
-
-
 class InClassOrder(nn.Module):
     """A conditional generator seen as z → image: a batch of n latents is drawn as the classes ``classes_in_order(n)``,
     every class equally often, as in training. A conditional GAN's batch-norm statistics are recalibrated on it."""
@@ -174,31 +140,3 @@ class ConditionalGAN(GAN):
                labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` new images: latents from the prior, decoded as the classes ``labels`` (in order if None)."""
         return self.decode(self.sample_latent(n, rng), labels)
-
-
-@dataclass(frozen=True)
-class CGANRecipe(GANRecipe):
-    """Notebook 06's class-conditional GAN and how it is trained, measured with ``benchmarks/sample_quality.py``.
-
-    Notebook 05's networks made conditional: conditional batch norm in G (a γ and β per class), a projection
-    discriminator with spectral norm on every layer (the class enters as an inner product with the image's
-    features), the hinge loss, and every course GAN's other fields (:class:`~course_utils.gan.GANRecipe`: notebook
-    05's learning rates, Adam β = (0, 0.9), samples from a running average of G's weights). ``images_seen`` is
-    288,000: 9,000 steps of 32 (72 epochs of the 4,000 bundled digits; quick mode one epoch of 640), which is where
-    the measurements in ``benchmarks/README.md`` put the label accuracy at 99 %. The step trains on the labels too.
-
-    The discriminator checks its labels' range on the host, which a CUDA graph cannot hold, so the step is not
-    captured.
-    """
-
-    name = "cGAN"
-    images_seen: int = field(default_factory=lambda: budget(full=288_000, quick=640))
-
-    uses_labels = True
-    capturable = False
-
-    def build(self) -> ConditionalGAN:
-        return ConditionalGAN(self.latent_dim, self.width)
-
-    def make_step(self, gan: ConditionalGAN, g_optimizer, d_optimizer):
-        return make_conditional_hinge_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer)

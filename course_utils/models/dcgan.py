@@ -3,25 +3,18 @@
 The generator projects a noise vector z to 7×7 feature maps and doubles the resolution twice with strided transposed
 convolutions (7 → 14 → 28); the discriminator halves it twice with strided convolutions (28 → 14 → 7) and ends in one
 logit. Both follow the paper's guidelines: no pooling, batch norm, ReLU in G with a Tanh output, LeakyReLU(0.2) in D,
-weights drawn from N(0, 0.02). ``DCGANRecipe`` defines notebook 05's model; ``dcgan_large`` has the 32- and 64-pixel
-layouts of the paper.
+weights drawn from N(0, 0.02). How notebook 05 trains them: :mod:`course_utils.training.dcgan`; ``dcgan_large`` has
+the 32- and 64-pixel layouts of the paper.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..config import budget
-from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype
-from ..device import autocast_dtype
-from ..gan import GANRecipe, make_gan_step
-from ..latent import check_latents
-from .generative import GAN
-
+from .generative import DISCRIMINATOR_UINT8_ADVICE, GAN, check_input_dtype, check_latents
 
 NORMALISATIONS = ("batch", "spectral", "none")
 
@@ -125,35 +118,3 @@ class DCGAN(GAN):
     @property
     def sampler(self) -> nn.Module:
         return self.average_generator
-
-
-@dataclass(frozen=True)
-class DCGANRecipe(GANRecipe):
-    """Notebook 05's DCGAN and how it is trained, measured with ``benchmarks/sample_quality.py``.
-
-    The paper's networks and guidelines, with the changes that the measurements on 4,000 digits support (see
-    ``benchmarks/README.md``): spectral normalisation instead of batch norm in D, the hinge loss, a discriminator
-    that learns twice as fast as the generator with Adam's β₁ = 0, a 16-dimensional latent, samples drawn from a
-    running average of G's weights (``average_decay``; 0 samples from G itself), and longer training:
-    ``images_seen`` is 24,000 steps of 32 (192 epochs of the 4,000 bundled digits; quick mode: one epoch of 640).
-    The other fields and the training are every course GAN's (:class:`~course_utils.gan.GANRecipe`); the step is
-    notebook 05's (a test checks they agree), in bfloat16 autocast on a CUDA GPU and float32 elsewhere.
-    """
-
-    name = "DCGAN"
-    normalisation: str = "spectral"
-    loss: str = "hinge"
-
-    @classmethod
-    def as_in_the_paper(cls) -> DCGANRecipe:
-        """The paper's recipe on the same networks: batch norm in D, binary cross-entropy, Adam 2·10⁻⁴ with β₁ = 0.5,
-        a 100-dimensional latent, no averaging, 25 epochs of the 4,000 bundled digits (notebook 05's comparison)."""
-        return cls(latent_dim=100, normalisation="batch", loss="non-saturating", g_lr=2e-4, d_lr=2e-4,
-                   betas=(0.5, 0.999), average_decay=0.0, images_seen=budget(full=100_000, quick=640))
-
-    def build(self) -> DCGAN:
-        return DCGAN(self.latent_dim, self.width, self.normalisation)
-
-    def make_step(self, gan: DCGAN, g_optimizer, d_optimizer):
-        return make_gan_step(gan.generator, gan.discriminator, g_optimizer, d_optimizer, gan.latent_dim,
-                             loss=self.loss, autocast_dtype=autocast_dtype(gan.device))

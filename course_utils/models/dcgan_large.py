@@ -13,9 +13,8 @@ import math
 import torch
 from torch import nn
 
-from ..data import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype
-from ..latent import check_latents
 from .dcgan import init_dcgan_weights
+from .generative import DISCRIMINATOR_UINT8_ADVICE, check_input_dtype, check_latents
 
 IMAGE_SIZES = (32, 64)
 FIRST_MAP = 4

@@ -1,31 +1,92 @@
 """Notebook 10's flow-matching model: a small U-Net that predicts the velocity of the straight noise → digit path,
-the :class:`FlowModel` that samples by following it, and :class:`FlowRecipe`, how the course trains it.
+the ODE solvers that follow it, and :class:`FlowModel`, which samples with them (how it is trained:
+:mod:`course_utils.training.flow_matching`).
 
 The U-Net (Ronneberger et al., 2015, as diffusion models use it: Ho et al., 2020) works at three resolutions, 28, 14
 and 7 pixels, with w, 2w and 4w channels and two residual blocks at 7 pixels, where a block is as cheap as one at
-28 pixels with w channels; every residual block adds the sinusoidal time embedding (and, for the conditional model, a learned
-class embedding with one extra row meaning "no label") to its features, and normalises with GroupNorm, which unlike
-batch norm treats every example alone.
+28 pixels with w channels; every residual block adds the sinusoidal time embedding (and, for the conditional model,
+a learned class embedding with one extra row meaning "no label") to its features, and normalises with GroupNorm,
+which unlike batch norm treats every example alone. Sampling integrates dx/dt = v(x, t) from noise at t = 0 to a
+digit at t = 1 (Euler or Heun); classifier-free guidance (Ho & Salimans, 2022) extrapolates from the velocity
+without the label towards the one with it.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
-from typing import ClassVar
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import budget
-from ..data import Minibatches, check_labels, to_pixels, to_tanh_range
-from ..flow_matching import euler_sample, flow_matching_loss, guided_velocity, heun_sample, time_embedding
-from ..latent import check_count
-from ..recipe import Recipe
-from ..train import History, RunningAverage, train
-from .generative import GenerativeModel, Snapshots, evaluating, progress_epochs, training_record
+from .generative import GenerativeModel, check_count, check_labels, evaluating, to_pixels
+
+Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def time_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal features of times ``t`` in [0, 1] (shape N) → N×dim: the sines, then the cosines, of 1000·t at
+    ``dim / 2`` frequencies spaced geometrically from 1 down to max_period^(−(dim/2 − 1)/(dim/2)), just above
+    1/max_period (Vaswani et al., 2017; Ho et al., 2020),
+    so the network can tell nearby times apart at several scales. Every value lies in [−1, 1]."""
+    if dim < 2 or dim % 2:
+        raise ValueError(f"the time embedding needs an even dim ≥ 2 (sines and cosines in pairs), got {dim}")
+    if t.dim() != 1:
+        raise ValueError(f"expected one time per example, a tensor of shape (N,), got {tuple(t.shape)}")
+    half = dim // 2
+    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = 1000.0 * t.float()[:, None] * frequencies[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def _time_step(steps: int, start: float) -> float:
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"start is the time the input sits at, in [0, 1), got {start!r}")
+    return (1.0 - start) / steps
+
+
+@torch.no_grad()
+def euler_sample(velocity: Velocity, noise: torch.Tensor, steps: int, start: float = 0.0) -> torch.Tensor:
+    """Follow dx/dt = velocity(x, t) from t = ``start`` (default 0: ``noise`` is pure noise) to t = 1 with
+    ``steps`` equal Euler steps."""
+    x, dt = noise, _time_step(steps, start)
+    for i in range(steps):
+        t = torch.full((len(x),), start + i * dt, device=x.device)
+        x = x + dt * velocity(x, t)
+    return x
+
+
+@torch.no_grad()
+def heun_sample(velocity: Velocity, noise: torch.Tensor, steps: int, start: float = 0.0) -> torch.Tensor:
+    """Heun's method (a second-order Runge–Kutta): an Euler step, then the average of the velocities at both ends.
+    Two network calls per step, but far more accurate per step on curved paths."""
+    x, dt = noise, _time_step(steps, start)
+    for i in range(steps):
+        t = torch.full((len(x),), start + i * dt, device=x.device)
+        v = velocity(x, t)
+        guess = x + dt * v
+        x = x + dt * 0.5 * (v + velocity(guess, t + dt))
+    return x
+
+
+def guided_velocity(velocity_model: Callable, labels: torch.Tensor, scale: float, null_label: int = 10) -> Velocity:
+    """Classifier-free guidance: v = v(x, t, ∅) + scale·(v(x, t, y) − v(x, t, ∅)). Scale 1 is the conditional model,
+    0 the unconditional one, above 1 pushes samples further towards what makes them look like class y. Both
+    velocities come from one batch of 2N."""
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if scale == 1.0:
+            return velocity_model(x, t, labels)
+        if scale == 0.0:
+            return velocity_model(x, t, torch.full_like(labels, null_label))
+        both = velocity_model(torch.cat([x, x]), torch.cat([t, t]),
+                              torch.cat([labels, torch.full_like(labels, null_label)]))
+        conditional, unconditional = both.chunk(2)
+        return unconditional + scale * (conditional - unconditional)
+    return velocity
 
 SOLVERS = {"euler": euler_sample, "heun": heun_sample}
 
@@ -149,75 +210,3 @@ class FlowModel(GenerativeModel):
                steps: int | None = None, guidance: float | None = None) -> torch.Tensor:
         """``n`` new digits: starting noise from N(0, I), decoded (see :meth:`_decode`)."""
         return self.decode(self.sample_latent(n, rng), labels, steps, guidance)
-
-
-@dataclass(frozen=True)
-class FlowRecipe(Recipe):
-    """Notebook 10's flow-matching U-Net and how it is trained: Adam with a short warm-up and a cosine decay, digits
-    in [−1, 1], a running average of the weights for sampling. ``conditional`` adds the class (dropped
-    ``drop_label`` of the time, for classifier-free guidance) and samples with guidance ``guidance``.
-
-    Width 16 (275,000 weights) and 300,000 images (75 epochs of the bundled digits, 4,687 steps of 64) train in about
-    five minutes on two CPU cores. Measured on the unconditional model (Fréchet distance, lower is better): times drawn
-    logit-normal (Esser et al., 2024) 93 instead of 109 with uniform times; batches of 64 with a slower average 81
-    instead of 93 (twice the updates for the same images); 4w channels and a second block at 7 pixels 62–67 instead
-    of 81, for the same training time. The scores are in ``benchmarks/README.md``."""
-
-    name = "flow matching U-Net"
-    latent_dim: ClassVar[int] = FlowModel.latent_dim      # the starting noise is the latent
-    conditional: bool = False
-    width: int = 16
-    batch_size: int = 64
-    images_seen: int = field(default_factory=lambda: budget(full=300_000, quick=2_000))
-    lr: float = 2e-3
-    warmup_steps: int = 100
-    average_decay: float = 0.9995
-    drop_label: float = 0.1
-    time_sampling: str = "logit_normal"
-    guidance: float = 2.0
-    steps: int = 20
-    solver: str = "euler"
-
-    @property
-    def uses_labels(self) -> bool:
-        """A class-conditional flow learns from the labels; an unconditional one ignores them."""
-        return self.conditional
-
-    def build(self) -> FlowModel:
-        return FlowModel(self.width, 10 if self.conditional else None, self.steps, self.solver,
-                         self.guidance if self.conditional else 1.0)
-
-    def fit(self, model: FlowModel, device) -> dict:
-        """Train on the training digits (and their labels, if conditional); ``info`` holds the curves, the time and
-        the same noise decoded by the running average after epochs 1, 2, 5, …"""
-        images, labels = self.training_data(device)
-        snapshots = Snapshots(model, epochs=progress_epochs(self.epochs_for(len(images))))
-        history = self.train_on(model, images, labels, on_epoch_end=snapshots)
-        return training_record(history, snapshots)
-
-    def train_steps(self, model: FlowModel, images: torch.Tensor, labels: torch.Tensor | None, *, on_epoch_end=None,
-                    progress: bool = True) -> History:
-        """Train ``model.network`` with :func:`~course_utils.flow_matching.flow_matching_loss` (the class dropped
-        ``drop_label`` of the time when conditional, for guidance), Adam with a linear warm-up and a cosine decay, and
-        let ``model.average`` follow it; returns the history (``loss``)."""
-        data = to_tanh_range(images.to(model.device))
-        tensors = (data, labels.to(model.device)) if self.conditional else (data,)
-        batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
-        epochs = self.epochs_for(len(data))
-        total_steps = max(1, epochs * len(batches))
-        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.lr)
-        schedule = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then a cosine decay to 0
-            optimizer, lambda step: min(1.0, (step + 1) / self.warmup_steps) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-
-        def step(x, y=None):
-            loss = flow_matching_loss(model.network, x, y, drop_label=self.drop_label, null_label=10,
-                                      time_sampling=self.time_sampling)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            return {"loss": loss}
-
-        return train(step, batches, epochs, model=model, average=RunningAverage(model.network, model.average, self.average_decay),
-                     on_epoch_end=on_epoch_end, progress=progress,
-                     description=f"{self.name}{', class-conditional' if self.conditional else ''}")
