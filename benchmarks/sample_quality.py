@@ -11,8 +11,9 @@ per model with the keys model, inception_score, frechet_distance, confident_shar
 train_seconds, samples (and label_accuracy for class-conditional models).
 
 ``--set dcgan.width=64`` changes one recipe field, to measure a variant; a variant is trained and cached on its own.
-The value is read as the field's type (``--set dcgan.betas=0.0,0.9``, ``--set dcgan.train_images=None``); an unknown
-field, or a value the field or the recipe does not take, stops the command with one line before anything is trained.
+The value is read as a Python literal (``--set dcgan.betas=0.0,0.9``, ``--set dcgan.train_images=None``) and checked by
+the recipe as it is built: an unknown field, or a value the field does not take, stops the command with the recipe's
+one-line explanation before anything is trained.
 
 ``--all-metrics`` scores every set with all of notebook 08's numbers instead (``course_utils.evaluation.sample_sets.all_metrics``:
 precision and recall, the sliced Wasserstein distances, the memorisation ratio against the training digits, the
@@ -24,82 +25,46 @@ memorisation, as in the notebook.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import ast
 import json
 import os
 import time
-import types
 import typing
 
 import torch
 
-from benchmarks.arguments import finite_float, positive_int, whole_number
+from benchmarks.arguments import positive_int
 from course_utils.engine.data import load_mnist
 from course_utils.engine.device import describe_device, get_device
 from course_utils.evaluation.leaderboard import RECIPES, Judge, recipe_for, samples_of, score_model, scores_table
 from course_utils.evaluation.sample_sets import METRIC_COLUMNS, all_metrics
 from course_utils.evaluation.tables import metrics_table
 
-TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
-KINDS = {int: "a whole number", float: "a finite number", bool: "true or false", str: "text", type(None): "None"}
-
-
-def describe(kind: typing.Any) -> str:
-    """A recipe field's type as written with ``--set``: ``a whole number or None``, ``tuple[float, float] (…)``."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return " or ".join(describe(member) for member in typing.get_args(kind))
-    return KINDS.get(kind) or f"{kind} (comma-separated, e.g. 0.0,0.9)"
-
-
-def read_value(text: str, kind: typing.Any) -> typing.Any:
-    """``text`` as a value of the recipe field type ``kind`` (see ``describe``); ValueError if it is not one."""
-    text, args = text.strip(), typing.get_args(kind)
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        for member in args:
-            try:
-                return read_value(text, member)
-            except ValueError:
-                pass
-    elif typing.get_origin(kind) is tuple:
-        items = [item.strip() for item in text.strip("()[] ").split(",") if item.strip()]
-        members = [args[0]] * len(items) if args[1:] == (...,) else list(args)
-        if len(items) == len(members):
-            return tuple(read_value(item, member) for item, member in zip(items, members))
-    elif kind is type(None) and text == "None":
-        return None
-    elif kind is bool and text.lower() in TRUE + FALSE:
-        return text.lower() in TRUE
-    elif kind in (int, float):
+def literal(text: str) -> typing.Any:
+    """``--set``'s value as Python reads it (``64``, ``0.0,0.9``, ``None``, ``nan``), or as text where it is none."""
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
         try:
-            return whole_number(text) if kind is int else finite_float(text)
-        except argparse.ArgumentTypeError:
-            pass
-    elif kind is str:
-        return text
-    raise ValueError(f"{text!r} is not {describe(kind)}")
+            return float(text)
+        except ValueError:
+            return text
 
 
 def parse_overrides(settings: list[str], models: list[str]) -> dict[str, dict]:
-    """``["dcgan.width=64", "dcgan.betas=(0.0, 0.9)"]`` → ``{"dcgan": {"width": 64, "betas": (0.0, 0.9)}}``, each
-    value read as its recipe field's type; ValueError names a malformed setting, an unknown field or a bad value."""
+    """``["dcgan.width=64", "dcgan.betas=0.0,0.9"]`` → ``{"dcgan": {"width": 64, "betas": (0.0, 0.9)}}``. Each value is
+    read as a literal and checked by the recipe itself, as any recipe is when it is built: ValueError names a
+    malformed setting, an unknown field or a value the field does not take, before anything is trained."""
     overrides: dict[str, dict] = {name: {} for name in models}
     for setting in settings:
         target, _, value = setting.partition("=")
         name, _, field = target.partition(".")
         if not value or not field or name not in overrides:
             raise ValueError(f"{setting!r}: write MODEL.FIELD=VALUE for one of the models given to --models")
-        recipe = type(recipe_for(name))
-        fields = [f.name for f in dataclasses.fields(recipe)]
-        if field not in fields:
-            raise ValueError(f"{setting!r}: {recipe.__name__} has no field {field!r}; its fields are "
-                             f"{', '.join(fields)}")
-        kind = typing.get_type_hints(recipe)[field]
-        try:
-            overrides[name][field] = read_value(value, kind)
-        except ValueError:
-            raise ValueError(f"{setting!r}: {recipe.__name__}.{field} takes {describe(kind)}, not {value!r}") from None
+        overrides[name][field] = literal(value)
     for name in models:
-        recipe_for(name, **overrides[name])              # the recipe's own checks (ranges, choices) raise ValueError
+        recipe_for(name, **overrides[name])
     return overrides
 
 
