@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from course_utils.engine.data import Minibatches
-from course_utils.engine.train import recalibrate_batch_norm, train, update_average
+from course_utils.engine.train import RunningAverage, recalibrate_batch_norm, train, update_average
 from course_utils.maths.latent import sample_latent
 from course_utils.maths.losses import (
     discriminator_hinge_loss,
@@ -117,6 +117,22 @@ def test_update_average_is_an_exponential_moving_average_and_copies_buffers():
     assert torch.equal(average.weight, model.weight), "decay 0: the average is the model itself"
     with pytest.raises(ValueError, match="decay must be in"):
         update_average(average, model, decay=1.0)
+
+
+def test_the_running_average_weighs_only_the_steps_it_has_seen():
+    network, average = nn.Linear(2, 1, bias=False), nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        average.weight.fill_(1e6)                        # the untrained start: it must count for nothing
+    running, decay, seen = RunningAverage(network, average, decay=0.9), 0.9, []
+    for step in range(1, 6):
+        with torch.no_grad():
+            network.weight.fill_(float(step))
+        running.update()
+        seen.append(float(step))
+        weights = torch.tensor([decay ** (len(seen) - 1 - k) for k in range(len(seen))])
+        expected = (weights * torch.tensor(seen)).sum() / weights.sum()
+        assert torch.allclose(average.weight, expected.expand(1, 2)), f"after {step} steps"
+    assert int(running.updates) == 5
 
 
 def test_recalibrated_batch_norm_statistics_are_those_of_the_generators_own_activations():

@@ -1,6 +1,7 @@
 """Recipes: frozen, plain data, a stable hash that changes with every field, quick-mode budgets, and the model they build."""
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import math
@@ -116,6 +117,23 @@ def test_the_key_is_the_same_in_a_fresh_process():
     code = "from course_utils.training.dcgan import DCGANRecipe; print(DCGANRecipe().key())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == DCGANRecipe().key() and out.startswith("dcgan-")
+
+
+def _hash_of(recipe, **extra) -> str:
+    cls = type(recipe)
+    payload = {"recipe": f"{cls.__module__}.{cls.__qualname__}", **extra, **recipe.fields()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def test_a_new_revision_of_the_training_code_changes_the_key_and_revision_0_keeps_the_old_one():
+    @dataclasses.dataclass(frozen=True)
+    class Revised(DCGANRecipe):
+        revision = 1
+
+    recipe, revised = DCGANRecipe(), Revised()
+    assert recipe.key() == f"dcgan-{_hash_of(recipe)}", "revision 0 leaves the keys of existing caches as they were"
+    assert revised.key() == f"dcgan-{_hash_of(revised, revision=1)}" != f"dcgan-{_hash_of(revised)}", \
+        "a revised recipe no longer finds the model its old code cached"
 
 
 def test_two_recipe_types_with_equal_fields_have_different_keys():

@@ -332,6 +332,9 @@ class Recipe:
     limits: ClassVar[Mapping[str, Limit]] = LIMITS
     uses_labels: ClassVar[bool] = False
     """Whether the model learns from the class labels as well as the images (``train_on`` then needs them)."""
+    revision: ClassVar[int] = 0
+    """Raised when a change of the training code changes what this recipe trains, so that a model cached by the old
+    code is not loaded as if it were the new one (it is part of :meth:`key` once above 0)."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -404,7 +407,9 @@ class Recipe:
         """``<name>-<hash of the class and every field>``: the cache file's name, different for any change of a field.
 
         The class is named with its module, so two recipe classes of the same name in different modules never share
-        a cache file."""
+        a cache file. A class's :attr:`revision` above 0 joins the hash, so old cache files stop matching."""
         cls = type(self)
-        text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **self.fields()}, sort_keys=True, default=str)
+        revision = {"revision": cls.revision} if cls.revision else {}
+        text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **revision, **self.fields()},
+                          sort_keys=True, default=str)
         return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

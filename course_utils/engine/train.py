@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -155,17 +155,27 @@ class LastGoodWeights:
 
 
 @torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+def update_average(average: nn.Module, model: nn.Module, decay: float, updates: torch.Tensor | None = None) -> None:
     """One step of an exponential moving average of ``model``'s weights: average ← decay·average + (1 − decay)·model.
 
     A GAN's generator keeps moving around a good solution as the two players chase each other; the average of its
     recent weights (Karras et al., 2018; Yazıcı et al., 2019) sits nearer the middle. Buffers (batch-norm
     statistics) are copied; :func:`recalibrate_batch_norm` fits them to the averaged weights at the end.
+
+    With ``updates``, the number of updates so far counting this one (a tensor, so that a captured graph recomputes
+    the weight at every replay), the step takes weight (1 − decay) / (1 − decayⁿ) instead: the average is then
+    normalised over the n steps it has seen, as Adam corrects the bias of its moments (Kingma & Ba, 2015), and no
+    weight stays on the average's starting point.
     """
     if not 0.0 <= decay < 1.0:
         raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+    if updates is None:
+        weight = 1.0 - decay
+    else:                                          # one precision throughout, so that the first update copies exactly
+        decay_ = torch.tensor(decay, dtype=updates.dtype, device=updates.device)
+        weight = (1 - decay_) / (1 - decay_ ** updates)
     for mean, current in zip(average.parameters(), model.parameters()):
-        mean.lerp_(current, 1.0 - decay)
+        mean.lerp_(current, weight if updates is None else weight.to(mean.dtype))
     for mean, current in zip(average.buffers(), model.buffers()):
         mean.copy_(current)
 
@@ -197,14 +207,18 @@ def recalibrate_batch_norm(generator: nn.Module, latent_dim: int, batches: int =
 @dataclass
 class RunningAverage:
     """``average`` follows ``network``'s weights after every step (:func:`update_average` with ``decay``; 0 copies
-    them). With a ``sampler`` (the averaged network as z → image) and its ``latent_dim``, its batch-norm statistics
-    are recalibrated on its own outputs when training ends."""
+    them), normalised over the steps it has seen: the weights after step k of n count decay^(n − k) / Σⱼ decay^(n − j),
+    and the untrained weights it was copied from count nothing. (Left on them, decayⁿ of the average would stay
+    there: 10 % after 4,650 steps at decay 0.9995, enough to leave grey speckle on every flow-matching sample.) With a
+    ``sampler`` (the averaged network as z → image) and its ``latent_dim``, its batch-norm statistics are
+    recalibrated on its own outputs when training ends."""
 
     network: nn.Module
     average: nn.Module
     decay: float
     sampler: nn.Module | None = None
     latent_dim: int | None = None
+    updates: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if not 0.0 <= self.decay < 1.0:
@@ -212,7 +226,10 @@ class RunningAverage:
                              f"steps), got {self.decay!r}")
 
     def update(self) -> None:
-        update_average(self.average, self.network, self.decay)
+        if self.updates is None:                   # on the weights' device, so a captured graph counts on its own
+            self.updates = torch.zeros((), device=next(self.network.parameters()).device)
+        self.updates += 1
+        update_average(self.average, self.network, self.decay, self.updates)
 
     def finish(self) -> None:
         if self.sampler is not None:
