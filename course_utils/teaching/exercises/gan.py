@@ -1,7 +1,9 @@
-"""Exercises for notebook 04: the optimal discriminator, the non-saturating generator loss, and an experiment with
-the learning rates of the two players on the ring."""
+"""Exercises for notebook 04: the optimal discriminator, the non-saturating generator loss and its gradient at the
+logit, and an experiment with the learning rates of the two players on the ring."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -69,6 +71,63 @@ non_saturating_loss = Exercise(
     hint="the generator labels its fakes as real: the loss is the binary cross-entropy with target 1, −mean(log D(G(z))).",
     diagnose=_diagnose_non_saturating_loss,
 )
+
+
+REJECTED = 0.001
+"""D(G(z)) for a fake that D rejects with confidence, as at the start of training: where exercise 2 compares the two
+generator losses."""
+
+
+def _saturating_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return torch.log(1 - d_fake).mean()
+
+
+def logit_gradient(loss, d_fake: float = REJECTED) -> float:
+    """∂loss/∂ℓ at D(G(z)) = sigmoid(ℓ) = ``d_fake``, by autograd through the sigmoid: the factor by which a generator
+    loss, written on D's probabilities, reaches G (notebook 04, section 4)."""
+    logit = torch.logit(torch.tensor([d_fake], dtype=torch.float64)).requires_grad_()
+    (gradient,) = torch.autograd.grad(loss(torch.sigmoid(logit)), logit)
+    return gradient.item()
+
+
+def _judge_logit_gradients(outcome) -> tuple[bool, str]:
+    predicted = [float(value) for value in outcome["predicted"]]
+    if len(predicted) != 2:
+        return False, "predict two numbers, (saturating, non-saturating)."
+    try:
+        measured = [logit_gradient(_saturating_loss), logit_gradient(outcome["loss"])]
+    except Exception as error:  # part (a) unfinished, or a loss that autograd cannot follow
+        return False, (f"autograd could not differentiate my_non_saturating_loss ({type(error).__name__}): finish "
+                       "part (a), with torch operations, first.")
+    if not math.isclose(measured[1], REJECTED - 1, abs_tol=1e-6):
+        return False, (f"through your my_non_saturating_loss, ∂loss/∂ℓ = {measured[1]:.4g} rather than −(1 − D) = "
+                       f"{REJECTED - 1:.4g}: make part (a) pass first.")
+    seen = (f"autograd measures ∂loss/∂ℓ = {measured[0]:.4f} for the saturating loss and {measured[1]:.4f} for yours; "
+            f"you predicted {predicted[0]:.4g} and {predicted[1]:.4g}.")
+
+    def matches(values):
+        return all(math.isclose(p, v, rel_tol=0.01, abs_tol=0.01) for p, v in zip(predicted, values))
+
+    if matches(measured):
+        return True, seen + (" Both push D(G(z)) up, but the saturating loss about a thousand times more weakly: "
+                             "when D rejects every fake, as at the start of training, only the non-saturating loss gives "
+                             "G a signal. (Taken with respect to the probability D, the numbers look the other way round, "
+                             f"−1/(1 − D) ≈ {-1 / (1 - REJECTED):.3f} against −1/D = {-1 / REJECTED:.0f}; but the "
+                             "sigmoid's slope D(1 − D) ≈ 0.001 multiplies both on the way back to G.)")
+    if matches(measured[::-1]):
+        return False, seen + " You swapped them: the saturating loss is the one whose gradient vanishes as D → 0."
+    if matches([-1 / (1 - REJECTED), -1 / REJECTED]):
+        return False, seen + (" Those are the derivatives with respect to the probability D = σ(ℓ); the gradient "
+                              "reaches G through the logit, so multiply by the sigmoid's slope σ'(ℓ) = D(1 − D).")
+    if matches([-m for m in measured]):
+        return False, seen + " Mind the sign: raising D(G(z)) lowers both losses, so both gradients are negative."
+    return False, seen + (" Hint: ∂/∂ℓ log(1 − σ(ℓ)) = −σ(ℓ) and ∂/∂ℓ (−log σ(ℓ)) = −(1 − σ(ℓ)); put in "
+                          f"σ(ℓ) = {REJECTED}.")
+
+
+logit_gradients = Experiment(name="the gradient at D's logit", judge=_judge_logit_gradients,
+                             expects="a dict with 'predicted' (two numbers: saturating, non-saturating) and 'loss' "
+                                     "(your my_non_saturating_loss)")
 
 
 SHOWN_D_RATES = (1e-3, 1e-4)
