@@ -145,15 +145,7 @@ def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | N
         have = torch.as_tensor(np.asarray(got) if isinstance(got, np.ndarray) else got).detach().cpu()
         if tuple(want.shape) != tuple(have.shape):
             return f"expected shape {tuple(want.shape)} but got shape {tuple(have.shape)}"
-        if want.is_floating_point() or have.is_floating_point():
-            want, have = want.double(), have.double()
-            if torch.allclose(have, want, rtol=rtol, atol=atol, equal_nan=True):
-                return None
-            worst = (have - want).abs().nan_to_num(nan=math.inf).argmax()
-            return (f"expected {_short(want)} but got {_short(have)} "
-                    f"(largest difference at flat index {int(worst)}: expected {want.flatten()[worst].item():.4g}, "
-                    f"got {have.flatten()[worst].item():.4g})")
-        return None if torch.equal(want, have) else f"expected {_short(want)} but got {_short(have)}"
+        return _differing_entries(want, have, rtol=rtol, atol=atol)
     if isinstance(expected, (bool, str)) or expected is None:
         return None if got == expected else f"expected {expected!r} but got {_short(got)}"
     if isinstance(expected, (int, float)):
@@ -177,6 +169,49 @@ def compare(expected, got, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | N
     return None if got == expected else f"expected {_short(expected)} but got {_short(got)}"
 
 
+def _differing_entries(want: torch.Tensor, have: torch.Tensor, *, rtol: float, atol: float) -> str | None:
+    """Say how two tensors of the same shape differ, or return ``None`` if they agree.
+
+    Naming the shape twice would say nothing (it is the same), so the message counts the entries that differ and
+    shows the first of them, and, for floating-point values, the largest difference too; a small tensor is shown
+    in full. Floating-point entries are compared within ``rtol`` and ``atol`` (two NaNs agree), others exactly.
+    """
+    floating = want.is_floating_point() or have.is_floating_point()
+    if floating:
+        want, have = want.double(), have.double()
+        differ = ~torch.isclose(have, want, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        differ = have != want
+    count = int(differ.sum())
+    if count == 0:
+        return None
+
+    def entry(flat: int) -> str:
+        index = ", ".join(str(int(i)) for i in np.unravel_index(flat, tuple(want.shape)))
+        return f"[{index}] (expected {_number(want.flatten()[flat])}, got {_number(have.flatten()[flat])})"
+
+    if want.numel() <= 6:
+        head = f"expected {_short(want)} but got {_short(have)}"
+        if want.ndim == 0:
+            return head
+    else:
+        head = f"the shape {tuple(want.shape)} is right but the values are not"
+    first = int(differ.flatten().nonzero()[0])
+    message = f"{head}: {count} of {want.numel()} entries differ, the first at {entry(first)}"
+    if floating:
+        gaps = torch.where(differ, (have - want).abs().nan_to_num(nan=math.inf), torch.tensor(-1.0, dtype=want.dtype))
+        largest = int(gaps.flatten().argmax())
+        if largest != first:
+            message += f", the largest at {entry(largest)}"
+    return message
+
+
+def _number(value: torch.Tensor) -> str:
+    """One entry of a tensor as the feedback prints it: 4 significant digits for a float, else as it is."""
+    number = value.item()
+    return f"{number:.4g}" if isinstance(number, float) else repr(number)
+
+
 def _is_complex(value) -> bool:
     """Whether ``value`` is or holds complex numbers, whose imaginary part a cast to float would silently drop."""
     if isinstance(value, torch.Tensor):
@@ -194,7 +229,8 @@ def _short(value, limit: int = 70) -> str:
     if isinstance(value, np.ndarray) and value.size > 6:
         return f"array of shape {value.shape}"
     if isinstance(value, torch.Tensor):
-        text = "tensor(" + np.array2string(value.detach().cpu().numpy(), precision=4, separator=", ") + ")"
+        rows = np.array2string(value.detach().cpu().numpy(), precision=4, separator=", ")
+        text = "tensor(" + rows.replace("\n", "") + ")"                          # a 2-D tensor on one line
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
