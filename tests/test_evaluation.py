@@ -6,7 +6,7 @@ import scipy.linalg
 import scipy.stats
 import torch
 
-from course_utils.evaluation.failures import add_noise, drop_classes, gaussian_blur, imbalance, repeat_images
+from course_utils.evaluation.failures import add_noise, drop_classes, gaussian_blur, imbalance, look_up, repeat_images
 from course_utils.evaluation.metrics import frechet_distance
 from course_utils.evaluation.sample_sets import (
     knn_radii,
@@ -162,6 +162,16 @@ def test_bad_failure_settings_are_explained(call, message):
         call(*_labelled_digits())
 
 
+def test_a_misspelt_failure_name_lists_the_failures_and_suggests_the_closest():
+    measured = {"blur": [1.0], "noise": [2.0], "classes dropped": [3.0]}
+    assert look_up(measured, "noise") == [2.0]
+    with pytest.raises(ValueError, match=r"no failure named 'classes droped'; choose one of 'blur', 'noise', "
+                                         r"'classes dropped'\. Did you mean 'classes dropped'\?"):
+        look_up(measured, "classes droped")
+    with pytest.raises(ValueError, match=r"choose one of 'blur', 'noise', 'classes dropped'\.$"):
+        look_up(measured, "mode collapse")
+
+
 # --- the game ---
 
 def test_the_game_deals_half_real_half_generated_and_scores_per_model():
@@ -172,9 +182,22 @@ def test_the_game_deals_half_real_half_generated_and_scores_per_model():
     assert [card.source for card in RealOrFakeGame.deal(real, fakes, rounds=10, seed=0).deck] == sources, "seeded"
     right = [game.answer(says_real=card.is_real if card.source != "VAE" else True) for card in list(game.deck)]
     assert game.finished and game.current is None and right.count(False) == 2
-    assert game.results() == {"overall": 0.8, **{source: (0.0 if source == "VAE" else 1.0) for source in dict.fromkeys(sources)}}
+    # each model's row rests on the 5 real cards and its own: all real ones right, the VAE's 2 missed, so (1 + 0) / 2
+    assert game.results() == {"overall": (1 + 3 / 5) / 2, REAL: 1.0, "DCGAN": 1.0, "VAE": 0.5}
+    assert game.cards() == {"overall": 10, REAL: 5, "DCGAN": 8, "VAE": 7}
     with pytest.raises(RuntimeError, match="game is over"):
         game.answer(True)
+
+
+def test_answering_fake_to_everything_is_chance_as_for_the_two_sample_classifier():
+    real, fakes = torch.rand(50, 1, 28, 28), {"DCGAN": torch.rand(50, 1, 28, 28), "VAE": torch.rand(50, 1, 28, 28)}
+    game = RealOrFakeGame.deal(real, fakes, rounds=20, seed=3)
+    for _ in game.deck:
+        game.answer(says_real=False)
+    assert game.results() == {"overall": 0.5, REAL: 0.0, "DCGAN": 0.5, "VAE": 0.5}, "catching every model is no skill"
+    partial = RealOrFakeGame.deal(real, fakes, rounds=20, seed=3)
+    partial.answer(says_real=partial.current.is_real)
+    assert list(partial.results().values()) == [1.0, 1.0], "one card answered: the overall row and its own"
 
 
 def test_the_game_refuses_what_it_cannot_deal():
@@ -203,8 +226,11 @@ def test_the_game_widget_moves_on_with_each_click_and_ends_with_the_table():
     for _ in range(3):
         real_button.click()
     assert game.finished and real_button.disabled and fake_button.disabled
-    assert "you were right" in summary.value and "97%" in summary.value and "real digits" in summary.value
+    assert "your accuracy" in summary.value and "97%" in summary.value and "real digits" in summary.value
     assert "<td>overall</td><td>4</td>" in summary.value, "each row says on how many cards it rests"
+    real_cards = sum(card.is_real for card in game.deck)
+    assert "<td>DCGAN</td><td>4</td>" in summary.value and real_cards < 4, \
+        "a model's row rests on its own cards and the real ones, as the two-sample classifier's accuracy does"
 
 
 # --- notebook 08's exercises ---

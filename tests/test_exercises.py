@@ -86,3 +86,73 @@ def test_compare(expected, got, fragment):
         assert problem is None
     else:
         assert problem is not None and fragment in problem
+
+
+@pytest.mark.parametrize("expected, got, fragment", [
+    (torch.zeros(5, 4), torch.zeros(5, 4).index_put((torch.tensor(2), torch.tensor(3)), torch.tensor(0.5)),
+     "1 of 20 entries differ, the first at [2, 3] (expected 0, got 0.5)"),
+    (torch.arange(20).view(5, 4), torch.arange(20).view(5, 4) * torch.tensor([1, 1, 1, 0]),
+     "5 of 20 entries differ, the first at [0, 3] (expected 3, got 0)"),
+    (torch.arange(20).view(5, 4) > 9, torch.arange(20).view(5, 4) > 7, "2 of 20 entries differ, the first at [2, 0] "
+                                                                        "(expected False, got True)"),
+    (np.zeros((5, 4)), np.array([[0, 0.1, 0, 0], [0] * 4, [0, 0, -2, 0], [0] * 4, [0] * 4]),
+     "2 of 20 entries differ, the first at [0, 1] (expected 0, got 0.1), the largest at [2, 2] (expected 0, got -2)"),
+])
+def test_a_wrong_value_of_the_right_shape_says_which_entries_differ(expected, got, fragment):
+    problem = compare(expected, got)
+    assert fragment in problem and "shape (5, 4) is right" in problem
+    assert "got tensor of shape" not in problem and "got array of shape" not in problem     # not the shape twice
+
+
+def test_notebook_exercises_say_where_a_wrong_tensor_differs():
+    from course_utils.teaching.exercises.dcgan import spherical_interpolation
+    from course_utils.teaching.exercises.wasserstein import conditional_batch_norm
+
+    def lerp(z0, z1, t):
+        return (1 - t[:, None]) * z0 + t[:, None] * z1
+
+    def plain_normalisation(x, labels, gamma, beta):
+        variance = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+        return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / (variance + 1e-5).sqrt()
+
+    lerp_on_5x4 = Exercise("slerp", spherical_interpolation.reference, spherical_interpolation.cases[2:3], rtol=1e-4)
+    for feedback in (lerp_on_5x4.evaluate(lerp), conditional_batch_norm.evaluate(plain_normalisation)):
+        assert feedback.status == WRONG and "entries differ, the first at [" in feedback.message, feedback.message
+
+
+# --- 04: the gradient of the two generator losses at D's logit ---
+
+def _right_loss(d_fake):
+    return -torch.log(d_fake).mean()
+
+
+def test_logit_gradient_goes_through_the_sigmoid():
+    from course_utils.teaching.exercises.gan import logit_gradient
+
+    assert logit_gradient(_right_loss) == pytest.approx(-0.999)                       # −(1 − D)
+    assert logit_gradient(lambda d: torch.log(1 - d).mean()) == pytest.approx(-0.001)  # −D
+    assert logit_gradient(_right_loss, d_fake=0.5) == pytest.approx(-0.5)
+
+
+@pytest.mark.parametrize("predicted, loss, status, fragment", [
+    ((-0.001, -0.999), _right_loss, PASSED, "a thousand times more weakly"),
+    ((0, -1), _right_loss, PASSED, "a thousand times more weakly"),
+    ((-0.999, -0.001), _right_loss, WRONG, "You swapped them"),
+    ((-1.0, -1000), _right_loss, WRONG, "with respect to the probability D"),
+    ((0.001, 0.999), _right_loss, WRONG, "Mind the sign"),
+    ((-0.5, -0.5), _right_loss, WRONG, "Hint: ∂/∂ℓ log(1 − σ(ℓ)) = −σ(ℓ)"),
+    ((-0.001, -0.999), lambda d: torch.log(1 - d).mean(), WRONG, "make part (a) pass first"),
+    ((-0.001, -0.999), lambda d: None, WRONG, "finish part (a)"),
+    ((-0.001,), _right_loss, WRONG, "predict two numbers"),
+])
+def test_logit_gradient_judge_measures_the_students_loss_and_names_the_mistake(predicted, loss, status, fragment):
+    from course_utils.teaching.exercises.gan import logit_gradients
+
+    feedback = logit_gradients.evaluate({"predicted": predicted, "loss": loss})
+    assert feedback.status == status and fragment in feedback.message, feedback.message
+
+
+def test_logit_gradient_experiment_not_run_yet():
+    from course_utils.teaching.exercises.gan import logit_gradients
+
+    assert logit_gradients.evaluate(None).status == NOT_ATTEMPTED

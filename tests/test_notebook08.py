@@ -90,3 +90,10 @@ def test_the_prediction_cell_hands_the_measured_changes_to_the_checker(table, ca
     outcome = run_experiment_cell(NOTEBOOK, 'my_failure, my_prediction = "copies", "memorisation"', namespace)["outcome"]
     assert outcome["failure"] == "copies" and outcome["changes"]["memorisation"] == pytest.approx(-1.0, abs=0.05)
     assert "Your prediction, memorisation, is among the two that moved most" in capsys.readouterr().out
+
+
+def test_the_prediction_cell_names_the_failures_when_one_is_misspelt(table):
+    namespace = {"measured": {"copies": [table["copies"]], "classes dropped": [table["8 classes dropped"]]},
+                 "clean": table["clean"], "columns": {"recall": "recall"}, "exercises": exercises}
+    with pytest.raises(ValueError, match=r"choose one of 'copies', 'classes dropped'\. Did you mean 'copies'\?"):
+        run_experiment_cell(NOTEBOOK, 'my_failure, my_prediction = "copy", "recall"', namespace)

@@ -3,17 +3,34 @@
 Blur (a model that averages, like notebook 01's), pixel noise (unfinished samples), dropped classes (mode dropping),
 a few images repeated (memorisation or collapse), and a class imbalance. Each function takes real held-out digits
 (N×1×28×28 in [0, 1]) and returns a set of the same size, so every metric compares equally many images.
+:func:`look_up` finds a failure's entry by name, and says what went wrong when the name is misspelt.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
+from collections.abc import Mapping
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
 from ..engine.data import check_digit_batch
+
+Entry = TypeVar("Entry")
+
+
+def look_up(table: Mapping[str, Entry], name: str) -> Entry:
+    """``table[name]``, where ``table`` maps failure names to their damage or measurements (notebook 08's
+    ``failures`` or ``measured``). A name that is not there raises a ValueError that lists the names there are and
+    suggests the closest, where a bare KeyError would only repeat the misspelt name."""
+    if name in table:
+        return table[name]
+    closest = difflib.get_close_matches(str(name), [str(key) for key in table], n=1, cutoff=0.5)
+    hint = f" Did you mean {closest[0]!r}?" if closest else ""
+    raise ValueError(f"no failure named {name!r}; choose one of {', '.join(map(repr, table))}.{hint}")
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:

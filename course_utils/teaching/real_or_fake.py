@@ -1,5 +1,6 @@
 """The "Real or fake?" game of notebook 08 as plain, tested state: a shuffled deck of digits, half real and half
-from the chosen models, the player's answers, and the score per model. The widget only draws it."""
+from the chosen models, the player's answers, and the player's accuracy per model, measured as the two-sample
+classifier's is so the two can be compared. The widget only draws it."""
 
 from __future__ import annotations
 
@@ -71,16 +72,36 @@ class RealOrFakeGame:
         return bool(says_real) == card.is_real
 
     def results(self) -> dict[str, float]:
-        """The share of right verdicts: ``overall``, on the ``real`` cards, and on each model's cards (how often
-        its samples were caught). Only the cards answered so far count."""
+        """The player's accuracy per row, measured as the two-sample classifier's is so that the two compare like
+        with like: the share of real cards called real and the share of generated cards called fake, averaged (the
+        classifier's test set is half real, half generated, so its accuracy is that average too). ``overall`` rests
+        on every card, a model's row on the real cards and that model's, ``real`` on the real cards alone. Answering
+        "Fake" to everything scores 0.5 on every row but ``real``: chance. Only answered cards count; :meth:`cards`
+        says how many each row rests on."""
+        return {name: _balanced_accuracy(played) for name, played in self._rows().items()}
+
+    def cards(self) -> dict[str, int]:
+        """How many answered cards each row of :meth:`results` rests on: few cards make a noisy row."""
+        return {name: len(played) for name, played in self._rows().items()}
+
+    def _rows(self) -> dict[str, list[tuple[Card, bool]]]:
+        """The answered cards (with the verdicts) behind each row of :meth:`results`."""
         played = list(zip(self.deck, self.answers))
         if not played:
             raise ValueError("answer at least one card first")
-        scores = {"overall": sum(said == card.is_real for card, said in played) / len(played)}
+        rows = {"overall": played}
         for source in dict.fromkeys(card.source for card, _ in played):
-            verdicts = [said == card.is_real for card, said in played if card.source == source]
-            scores[source] = sum(verdicts) / len(verdicts)
-        return scores
+            rows[source] = [(card, said) for card, said in played
+                            if card.source == source or (card.is_real and source != REAL)]
+        return rows
+
+
+def _balanced_accuracy(played: list[tuple[Card, bool]]) -> float:
+    """The share of right verdicts on the real cards and on the generated ones, averaged over the kinds present."""
+    on_real = [says_real for card, says_real in played if card.is_real]
+    on_fake = [not says_real for card, says_real in played if not card.is_real]
+    shares = [sum(right) / len(right) for right in (on_real, on_fake) if right]
+    return sum(shares) / len(shares)
 
 
 def _draw(images: torch.Tensor, count: int, rng: torch.Generator) -> list[torch.Tensor]:

@@ -188,17 +188,15 @@ def arithmetic_explorer(model, targets: torch.Tensor, directions: dict[str, torc
 # --- Real or fake? (notebook 08) ---
 
 def game_summary(game, reference: dict[str, float] | None = None) -> str:
-    """The end-of-game table as HTML: the player's share of right verdicts overall, on real digits and on each
-    model's samples, beside ``reference`` (e.g. the two-sample classifier's accuracy per model) where given."""
+    """The end-of-game table as HTML: the player's accuracy overall, on real digits and on each model (its cards
+    and the real ones, scored as the two-sample classifier is), with the cards each row rests on, beside ``reference`` (e.g. the two-sample classifier's accuracy per model) where given."""
     results = game.results()
     reference = reference or {}
-    played = game.deck[:len(game.answers)]
-    counts = {"overall": len(played), **{name: sum(card.source == name for card in played) for name in results
-                                         if name != "overall"}}
+    counts = game.cards()
     rows = "".join(f"<tr><td>{'real digits' if name == 'real' else name}</td><td>{counts[name]}</td><td>{share:.0%}</td>"
                    f"<td>{f'{reference[name]:.0%}' if name in reference else '—'}</td></tr>"
                    for name, share in results.items())
-    return ("<table><tr><th>cards</th><th>how many</th><th>you were right</th><th>classifier two-sample test</th></tr>"
+    return ("<table><tr><th>cards</th><th>how many</th><th>your accuracy</th><th>classifier two-sample test</th></tr>"
             f"{rows}</table>")
 
 
