@@ -134,10 +134,16 @@ def _judge_steps(outcome) -> tuple[bool, str]:
              f"{reference['sharpness']:.3f}), Fréchet distance {frechet:.1f} ({reference['frechet']:.1f}), "
              f"{seconds:.2f} s ({reference['seconds']:.2f} s)."]
     if steps < base_steps:
-        lines.append("Fewer steps, each towards an average guess: the digits come out blurrier (one step returns "
-                     "notebook 01's kind of mean)." if sharp < 0.8 * reference["sharpness"] else
-                     "Fewer steps, yet about as sharp: nearly straight paths need only a handful of steps; the blur "
-                     "appears with one or two.")
+        kept = sharp / max(reference["sharpness"], 1e-9)
+        if kept < 0.8:
+            lines.append("Fewer steps, each towards an average guess: the digits come out blurrier (one step returns "
+                         "notebook 01's kind of mean).")
+        elif kept < 0.95:
+            lines.append(f"Fewer steps, and a little less sharp ({kept:.0%} of the sharpness at {base_steps} steps): "
+                         "nearly straight paths need only a handful of steps, and the blur grows as they get fewer.")
+        else:
+            lines.append("Fewer steps, yet about as sharp: nearly straight paths need only a handful of steps; the "
+                         "blur appears with one or two.")
         lines.append(f"And {reference['seconds'] / max(seconds, 1e-9):.1f} times faster.")
     else:
         lines.append("More steps cost time in proportion"
