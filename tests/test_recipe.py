@@ -130,10 +130,16 @@ def test_a_new_revision_of_the_training_code_changes_the_key_and_revision_0_keep
     class Revised(DCGANRecipe):
         revision = 1
 
-    recipe, revised = DCGANRecipe(), Revised()
-    assert recipe.key() == f"dcgan-{_hash_of(recipe)}", "revision 0 leaves the keys of existing caches as they were"
+    plain, revised = DCGANRecipe(average_decay=0.0), Revised(average_decay=0.0)
+    assert plain.key() == f"dcgan-{_hash_of(plain)}", "revision 0 leaves the keys of existing caches as they were"
     assert revised.key() == f"dcgan-{_hash_of(revised, revision=1)}" != f"dcgan-{_hash_of(revised)}", \
         "a revised recipe no longer finds the model its old code cached"
+
+
+def test_a_recipe_that_averages_its_weights_is_one_revision_on_since_the_average_was_normalised():
+    averaged = DCGANRecipe()
+    assert averaged.average_decay > 0
+    assert averaged.key() == f"dcgan-{_hash_of(averaged, revision=1)}"
 
 
 def test_two_recipe_types_with_equal_fields_have_different_keys():

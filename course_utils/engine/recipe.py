@@ -334,7 +334,9 @@ class Recipe:
     """Whether the model learns from the class labels as well as the images (``train_on`` then needs them)."""
     revision: ClassVar[int] = 0
     """Raised when a change of the training code changes what this recipe trains, so that a model cached by the old
-    code is not loaded as if it were the new one (it is part of :meth:`key` once above 0)."""
+    code is not loaded as if it were the new one (it is part of :meth:`key` once above 0). A recipe that averages its
+    weights (``average_decay`` > 0) counts one more: that average became normalised over the steps it has seen (issue
+    30), which changed what every such recipe trains."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -409,7 +411,8 @@ class Recipe:
         The class is named with its module, so two recipe classes of the same name in different modules never share
         a cache file. A class's :attr:`revision` above 0 joins the hash, so old cache files stop matching."""
         cls = type(self)
-        revision = {"revision": cls.revision} if cls.revision else {}
+        number = cls.revision + (1 if getattr(self, "average_decay", 0.0) else 0)
+        revision = {"revision": number} if number else {}
         text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **revision, **self.fields()},
                           sort_keys=True, default=str)
         return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

@@ -85,7 +85,6 @@ class FlowRecipe(Recipe):
     are in ``benchmarks/README.md``."""
 
     name = "flow matching U-Net"
-    revision = 1        # 1: the running average no longer keeps 10 % of the untrained weights (it left grey speckle)
     latent_dim: ClassVar[int] = FlowModel.latent_dim      # the starting noise is the latent
     conditional: bool = False
     width: int = 16
