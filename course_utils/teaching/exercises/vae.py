@@ -101,7 +101,7 @@ def _diagnose_log_mean_exp(args, expected, got):
         return f"average over the K samples (dim=0) and keep one value per image: shape {tuple(expected.shape)}."
     if not torch.isfinite(got).all():
         return ("exp(−1000) underflows to 0 and log 0 = −inf. Take the largest log weight m out first: "
-                "log mean exp(w) = m + log mean exp(w − m), or use torch.logsumexp, which does exactly that.")
+                "log mean exp(ℓ) = m + log mean exp(ℓ − m), or use torch.logsumexp, which does exactly that.")
     if torch.allclose(got, log_weights.mean(0), atol=1e-5):
         return "that is the mean of the logs (the ELBO again); the bound is the log of the mean of the weights."
     if torch.allclose(got, torch.logsumexp(log_weights, 0), atol=1e-5):
@@ -117,7 +117,7 @@ log_mean_exp = Exercise(
         (torch.log(torch.tensor([[1.0, 2.0], [3.0, 6.0]])),),
         (torch.tensor([[-1000.0, -1100.0], [-1001.0, -1102.0], [-1003.0, -1099.0]]),),
     ],
-    hint="log (1/K) Σ_k exp(w_k): with log weights around −100 nats, exp underflows; subtract the largest w first.",
+    hint="log (1/K) Σ_k exp(ℓ_k): with log weights ℓ_k around −110 nats, exp underflows; subtract the largest ℓ_k first.",
     diagnose=_diagnose_log_mean_exp,
 )
 
