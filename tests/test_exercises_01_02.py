@@ -22,6 +22,7 @@ def _stub(a, b):
 def test_feature_distance_exercise_feedback():
     good = lambda a, b: sum(((a[k] - b[k]) ** 2).flatten(1).mean(1) for k in a)  # noqa: E731
     assert feature_distance.evaluate(good).status == PASSED
+    assert feature_distance.evaluate(good).message.startswith("✓ my_feature_distance:"), "named as the notebook's function"
     assert feature_distance.evaluate(_stub).status == NOT_ATTEMPTED
     batch_mean = feature_distance.evaluate(lambda a, b: sum(((a[k] - b[k]) ** 2).mean() for k in a))
     assert batch_mean.status == WRONG and "one distance per image" in batch_mean.message

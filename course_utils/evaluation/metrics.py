@@ -27,7 +27,7 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
 def distance_under_shift(images: torch.Tensor, extractor: FeatureExtractor, max_shift: int) -> dict[str, torch.Tensor]:
     """Pixel MSE and feature distance between digits and themselves shifted by 0…``max_shift`` pixels (notebook 02).
 
-    Each curve is divided by the same distance between *different* digits (each image vs the next one), so 1.0 means
+    Each curve is divided by the same distance between *different* digits (each image vs its neighbour in the batch), so 1.0 means
     "as far apart as two unrelated digits" and the two curves share an axis. Returns ``shifts``, ``pixel``, ``feature``.
     """
     if images.shape[0] < 2:
