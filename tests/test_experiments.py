@@ -5,6 +5,7 @@ with the change a student would make (nbval runs it unchanged, with nothing to m
 are checked together on real measurements.
 """
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from course_utils.teaching.exercises import gan as gan_exercises
 from course_utils.teaching.exercises import mse as mse_exercises
 from course_utils.teaching.exercises import perceptual as perceptual_exercises
 from course_utils.teaching.exercises import vae as vae_exercises
+from course_utils.teaching.viz import show_images
 
 # --- the Experiment class ---
 
@@ -107,7 +109,8 @@ def test_notebook_02_experiment_matching_only_the_deep_layer_lets_pixels_drift(t
         "torch": torch, "F": F, "FeatureExtractor": FeatureExtractor, "perceptual_loss": perceptual_loss,
         "sharpness": sharpness, "accuracy": accuracy, "recipe": recipe,
         "classifier": trained_classifier, "images": images[:1000], "test_images": test_images[:500],
-        "test_labels": test_labels[:500], "device": torch.device("cpu"), "autoencoders": {"perceptual": course}})
+        "test_labels": test_labels[:500], "device": torch.device("cpu"), "autoencoders": {"perceptual": course},
+        "originals": test_images[:10], "show_images": show_images, "plt": plt})
     outcome = namespace["outcome"]
     assert outcome["yours"]["pixel_mse"] > 1.5 * outcome["course"]["pixel_mse"], outcome
     assert capsys.readouterr().out.startswith("✓ which layers to match: with ('hidden',)")
