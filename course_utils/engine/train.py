@@ -171,8 +171,8 @@ def update_average(average: nn.Module, model: nn.Module, decay: float, updates: 
         raise ValueError(f"decay must be in [0, 1), got {decay!r}")
     if updates is None:
         weight = 1.0 - decay
-    else:                                          # one precision throughout, so that the first update copies exactly
-        decay_ = torch.tensor(decay, dtype=updates.dtype, device=updates.device)
+    else:    # one precision throughout, so the first update copies exactly; a fill, not a copy from the host, so a
+        decay_ = torch.full_like(updates, decay)      # CUDA graph can capture it
         weight = (1 - decay_) / (1 - decay_ ** updates)
     for mean, current in zip(average.parameters(), model.parameters()):
         mean.lerp_(current, weight if updates is None else weight.to(mean.dtype))
