@@ -1,8 +1,8 @@
 """Experiment exercises: the student changes one thing, runs the notebook's cell, and the checker reads the outcome.
 
 Each judge is tested on outcomes that pass, fail and cannot be read; and each notebook's experiment cell is run here
-with the change a student would make (nbval runs it unchanged, with nothing to measure), so the cell and its judge
-are checked together on real measurements.
+with the change a student would make (the notebook tests run it unchanged, with nothing to measure), so the cell and
+its judge are checked together on real measurements.
 """
 
 import matplotlib.pyplot as plt
@@ -27,7 +27,7 @@ def _judge_positive(outcome):
 
 
 def test_experiment_reports_pass_wrong_and_not_run(capsys):
-    experiment = Experiment(name="sign", judge=_judge_positive, expects="a number")
+    experiment = Experiment(name="sign", judge=_judge_positive, expects="a number", outcome_type=(int, float))
     assert experiment.evaluate(3).status == PASSED and experiment.evaluate(3).message == "✓ sign: measured 3"
     assert experiment.evaluate(-1).status == WRONG and experiment.evaluate(-1).message.startswith("✗ sign: measured -1")
     not_run = experiment.evaluate(None)
@@ -37,10 +37,10 @@ def test_experiment_reports_pass_wrong_and_not_run(capsys):
 
 
 def test_an_unreadable_outcome_becomes_feedback_not_a_stack_trace(capsys):
-    experiment = Experiment(name="sign", judge=_judge_positive, expects="a number")
+    experiment = Experiment(name="sign", judge=_judge_positive, expects="a number", outcome_type=(int, float))
     feedback = experiment.evaluate("three")
-    assert feedback.status == ERROR and "TypeError" in feedback.message and "run the experiment cell" in feedback.message
-    assert "expected a number, got 'three'" in feedback.message
+    assert feedback.status == ERROR and "run the experiment cell" in feedback.message
+    assert "expected a number, got 'three' (a str)" in feedback.message
     mse_exercises.median_experiment.check({"prediction": 0.5})            # no targets: still only a message
     assert capsys.readouterr().out.startswith("✗ L1 instead of MSE: could not read the outcome (KeyError")
 

@@ -106,12 +106,15 @@ class Experiment:
 
     ``judge(outcome)`` returns ``(passed, message)``: whether the outcome shows what the experiment is about, and
     what it shows. An outcome of ``None`` is an experiment not run yet. ``expects`` describes the outcome the
-    experiment cell hands over (``"a dict with ..."``), for the message when an outcome cannot be read.
+    experiment cell hands over (``"a dict with ..."``), for the message when an outcome cannot be read; an outcome
+    that is not an ``outcome_type`` is refused before the judge reads it (a tensor indexed by a key's name would
+    otherwise be read as something else entirely).
     """
 
     name: str
     judge: Callable[[Any], tuple[bool, str]]
     expects: str
+    outcome_type: type | tuple[type, ...] = dict
 
     def evaluate(self, outcome) -> Feedback:
         """Read ``outcome`` and return the :class:`Feedback` without printing it."""
@@ -119,6 +122,9 @@ class Experiment:
             return Feedback(NOT_ATTEMPTED, f"… {self.name}: not run yet — make the change the exercise asks for, run "
                                            "the cell, and check again.")
         advice = "run the experiment cell as given, changing only what the exercise asks."
+        if not isinstance(outcome, self.outcome_type):
+            return Feedback(ERROR, f"✗ {self.name}: could not read the outcome: expected {self.expects}, got "
+                                   f"{_short(outcome)} (a {type(outcome).__name__}); {advice}")
         try:
             passed, message = self.judge(outcome)
         except Exception as error:  # an unexpected outcome must become feedback, not a stack trace
