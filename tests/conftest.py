@@ -1,8 +1,13 @@
-"""Shared fixtures: every test gets its own cache folder and a clean COURSE_* environment."""
+"""Shared fixtures: every test gets its own cache folder and a clean COURSE_* environment; the notebooks run once per
+test run (``notebook_runs``); the run ends with one line: how many tests passed, the time, and the slowest test."""
+
+import time
+from collections import defaultdict
 
 import pytest
 
 from course_utils.engine import data
+from notebook_runs import NotebookRuns
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +39,30 @@ def trained_classifier(bundled_mnist):
     model = DigitClassifier()
     ClassifierRecipe(epochs=2).train_on(model, images, labels, progress=False)
     return model
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory, worker_id) -> NotebookRuns:
+    """Every notebook in both editions, executed once for the whole run and shared by all workers."""
+    base = tmp_path_factory.getbasetemp()
+    return NotebookRuns((base if worker_id == "master" else base.parent) / "notebook-runs")
+
+
+_seconds_per_test: dict[str, float] = defaultdict(float)
+_started = time.perf_counter()
+
+
+def pytest_runtest_logreport(report):
+    _seconds_per_test[report.nodeid] += report.duration    # setup, call and teardown; on the controller, every worker's
+
+
+def pytest_unconfigure(config):
+    """After pytest's own summary, one line to end the run on (the controller's only, not each worker's)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if hasattr(config, "workerinput") or reporter is None or not _seconds_per_test:
+        return
+    counts = {key: len(reporter.stats.get(key, [])) for key in ("passed", "failed", "error", "skipped")}
+    minutes, seconds = divmod(round(time.perf_counter() - _started), 60)
+    slowest, spent = max(_seconds_per_test.items(), key=lambda item: item[1])
+    print(f"\ntests: {counts['passed']} passed, {counts['failed'] + counts['error']} failed, {counts['skipped']} "
+          f"skipped in {minutes} min {seconds:02d} s; the slowest: {slowest} ({spent:.0f} s)", flush=True)

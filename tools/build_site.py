@@ -26,11 +26,11 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = Path(__file__).stem
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]  # tools/ is no package; benchmarks/ is found from the root
+from notebook_runner import INLINE_FIGURES, NotebookRunError, execute, read_executed  # noqa: E402
 from npm_vendor import VendorError, fetch_vendor  # noqa: E402
 from output_folder import OutputFolderError, fresh_folder  # noqa: E402
 
@@ -71,16 +71,6 @@ require.config({paths: {"@jupyter-widgets": dist, "@jupyter-widgets/html-manager
 
 class SiteError(RuntimeError):
     """Building the site failed; the message names the step and what to do."""
-
-
-def execute(notebook: nbformat.NotebookNode, workdir: Path, name: str, timeout: int) -> None:
-    """Run every cell with ``workdir`` as the current folder, keeping widget state so sliders render on the page."""
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(workdir)}})
-    try:
-        client.execute()
-    except Exception as error:
-        raise SiteError(f"executing {name} failed: {str(error).strip()[-1500:]}") from error
 
 
 DETAILS_OPEN = re.compile(r"(<details[^>]*>\s*<summary>.*?</summary>)[ \t]*\n(?!\n)")
@@ -197,12 +187,7 @@ def render(notebooks: list[Path], out: Path, work: Path, cache: Path, *, quick: 
     shutil.copytree(ROOT / "img", work / "img")  # markdown cells link ../img/*.svg
     for path in notebooks:
         if executed is not None:
-            source = executed / path.name
-            if not source.is_file():
-                raise SiteError(f"--executed {executed}: there is no {path.name} in it")
-            notebook = nbformat.read(source, as_version=4)
-            if not any(cell.get("outputs") for cell in notebook.cells):
-                raise SiteError(f"{source} has no outputs: execute it first, or build without --executed")
+            notebook = read_executed(executed, path.name)
         else:
             print(f"site: executing the {edition} edition of {path.name}", flush=True)
             notebook = nbformat.read(path, as_version=4)
@@ -248,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSE_QUICK"] = "1" if quick else "0"
         if quick:
             os.environ.setdefault("COURSE_DATA", "bundled")
-        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must render inline
+        os.environ["MPLBACKEND"] = INLINE_FIGURES  # figures must render inline
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     try:
         pages = build(notebooks, args.out.resolve(), args.work.resolve(), args.cache.resolve(), quick=quick,
@@ -257,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except OutputFolderError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    except (SiteError, VendorError) as error:
+    except (SiteError, NotebookRunError, VendorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {len(pages)} notebook page(s) and index.html to {args.out}; open {args.out / 'index.html'} (offline)")

@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbconvert import SlidesExporter
 from traitlets.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from npm_vendor import VendorError, fetch_vendor  # noqa: E402  (tools/ is no package)
+from notebook_runner import INLINE_FIGURES, NotebookRunError, execute, read_executed  # noqa: E402  (tools/ is no package)
+from npm_vendor import VendorError, fetch_vendor  # noqa: E402
 from output_folder import OutputFolderError, fresh_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,16 +58,6 @@ class SlidesError(RuntimeError):
     """Building the slides failed; the message names the step and what to do."""
 
 
-def execute(notebook: nbformat.NotebookNode, path: Path, timeout: int) -> None:
-    """Run every cell in the notebook's folder, keeping widget state so sliders render in the static deck."""
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except Exception as error:
-        raise SlidesError(f"executing {path.name} failed: {str(error).strip()[-1500:]}") from error
-
-
 MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")
 
 
@@ -98,19 +88,24 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def build(notebooks: list[Path], out: Path, cache: Path, run: bool = True, timeout: int = 900) -> list[Path]:
+def build(notebooks: list[Path], out: Path, cache: Path, run: bool = True, timeout: int = 900,
+          executed: Path | None = None) -> list[Path]:
     """Write one deck per notebook and an index page into ``out``, replacing it; returns the deck paths.
 
-    ``out`` must be new, empty or this tool's earlier output, and hold no source notebook (else OutputFolderError)."""
+    Each notebook is executed (unless ``run`` is false), or taken as already executed into ``executed``. ``out``
+    must be new, empty or this tool's earlier output, and hold no source notebook (else OutputFolderError)."""
     exporter = SlidesExporter(config=Config(LOCAL_URLS))
     rows = []
     with fresh_folder(out, Path(__file__).stem, [path.parent for path in notebooks]) as folder:
         fetch_vendor(folder, cache, VENDOR, needed_by="`make slides`")
         for path in notebooks:
             print(f"slides: {path.name}", flush=True)
-            notebook = nbformat.read(path, as_version=4)
-            if run:
-                execute(notebook, path, timeout)
+            if executed is not None:
+                notebook = read_executed(executed, path.name)
+            else:
+                notebook = nbformat.read(path, as_version=4)
+                if run:
+                    execute(notebook, path.parent, path.name, timeout)
             embed_markdown_images(notebook, path.parent)
             body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": path.stem,
                                                                                     "path": str(path.parent)}})
@@ -140,16 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
     parser.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor-cache",
                         help="where the npm tarballs are kept between builds")
-    parser.add_argument("--no-execute", action="store_true", help="export the notebooks as they are (no outputs)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--no-execute", action="store_true", help="export the notebooks as they are (no outputs)")
+    mode.add_argument("--executed", type=Path, metavar="DIR",
+                      help="take already-executed notebooks of the same names from DIR instead of executing")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must render inline
+    os.environ["MPLBACKEND"] = INLINE_FIGURES  # the kernels inherit it: figures must render inline
     try:
-        decks = build(notebooks, args.out, args.cache, run=not args.no_execute)
+        decks = build(notebooks, args.out, args.cache, run=not args.no_execute,
+                      executed=args.executed.resolve() if args.executed else None)
     except OutputFolderError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    except (SlidesError, VendorError) as error:
+    except (SlidesError, NotebookRunError, VendorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {len(decks)} deck(s) and index.html to {args.out}")

@@ -29,11 +29,14 @@ VISIBLE_PROSE = """() => {
 
 
 @pytest.fixture(scope="module")
-def site():
-    """Build the site exactly as `make site` does (quick mode, bundled digits), once for this module."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))  # COURSE_CACHE, when set, is reused
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "--out", str(SITE)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+def site(notebook_runs):
+    """Build the site as `make site` does (the student edition, quick mode, bundled digits), once for this module,
+    from the run's one execution of the student edition."""
+    executed = notebook_runs.all("student")
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "--out", str(SITE),
+                           "--executed", str(executed)],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, f"make site failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return SITE
 

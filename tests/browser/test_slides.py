@@ -24,16 +24,17 @@ PRESENT = """([h, v]) => {
 
 
 @pytest.fixture(scope="module")
-def decks(tmp_path_factory):
-    """Build the decks as `make slides` does on a first run (quick mode, an empty cache), once for this module.
+def decks(notebook_runs):
+    """Build the decks as `make slides` does, once for this module, from the run's one execution of the notebooks.
 
-    The empty cache makes every deck show its first-run output (progress bars, "trained and cached" lines), the
-    tallest a slide can get, whatever other tests have cached meanwhile.
+    Those executions ran in notebook order on an empty cache (``notebook_runs``), so every deck shows its first-run
+    output (progress bars, "trained and cached" lines), the tallest a slide can get.
     """
-    cache = tmp_path_factory.mktemp("slides-cache")
-    env = dict(os.environ, COURSE_QUICK="1", PYTHONPATH=str(ROOT), COURSE_CACHE=str(cache))
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(SLIDES)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    executed = notebook_runs.all("instructor")
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(SLIDES),
+                           "--executed", str(executed)],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, f"make slides failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return {path.stem: SLIDES / f"{path.stem}.slides.html" for path in NOTEBOOKS}
 
