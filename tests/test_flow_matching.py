@@ -132,8 +132,8 @@ def test_the_flow_model_explains_bad_settings():
 def test_a_short_run_beats_noise_on_the_score(bundled_mnist, trained_classifier):
     (images, labels), (test_images, _) = bundled_mnist
     torch.manual_seed(0)
-    recipe = FlowRecipe(conditional=True, width=16, images_seen=24_000, batch_size=64, steps=10,
-                        average_decay=0.98)                # a short run: an average over the last ~50 steps
+    recipe = FlowRecipe(conditional=True, width=16, images_seen=12_000, batch_size=64, steps=10,
+                        average_decay=0.96)                # 188 steps, an average over the last ~25: score 3.6
     model = recipe.build()
     history = recipe.train_on(model, images, labels, progress=False)
     assert history["loss"][-1] < 0.6 * history["loss"][0]
