@@ -38,9 +38,10 @@ class Run:
 class NotebookRuns:
     """Executes each (edition, notebook) at most once for all workers sharing ``root``, and hands out the result."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, notebooks: list[Path] = NOTEBOOKS):
         self.root = root
         self.cache = root / "model-cache"
+        self.notebooks = notebooks
 
     def folder(self, edition: str) -> Path:
         """Where the executed copies of ``edition`` are written (``<name>.ipynb``), e.g. for ``--executed``."""
@@ -48,28 +49,33 @@ class NotebookRuns:
 
     def get(self, edition: str, path: Path) -> Run:
         """``path`` as ``edition`` runs it, executing it (and what must run before it) if no worker has yet."""
-        if edition not in EDITIONS:
-            raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
-        index = NOTEBOOKS.index(path)
-        if edition == "student":
-            self.get("instructor", path)          # its models are cached first, by the run the slides show
-        elif index:
-            self.get("instructor", NOTEBOOKS[index - 1])  # first runs in notebook order: a deterministic cache
-        folder = self.folder(edition)
-        folder.mkdir(parents=True, exist_ok=True)
-        executed, failure = folder / path.name, folder / f"{path.stem}.error"
-        with FileLock(str(folder / f"{path.stem}.lock")):
-            if not executed.is_file():
-                self._execute(edition, path, folder)
-        seconds = float((folder / f"{path.stem}.seconds").read_text())
-        error = failure.read_text(encoding="utf-8") if failure.is_file() else None
-        return Run(nbformat.read(executed, as_version=4), error, seconds)
+        folder = self._ensure(edition, path)
+        failure = folder / f"{path.stem}.error"
+        return Run(nbformat.read(folder / path.name, as_version=4),
+                   failure.read_text(encoding="utf-8") if failure.is_file() else None,
+                   float((folder / f"{path.stem}.seconds").read_text()))
 
     def all(self, edition: str) -> Path:
         """Every notebook of ``edition`` executed; returns their folder."""
-        for path in NOTEBOOKS:
-            self.get(edition, path)
+        for path in self.notebooks:
+            self._ensure(edition, path)
         return self.folder(edition)
+
+    def _ensure(self, edition: str, path: Path) -> Path:
+        """Execute ``path`` as ``edition`` unless a worker has already; returns the folder of the executed copy."""
+        if edition not in EDITIONS:
+            raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+        index = self.notebooks.index(path)
+        if edition == "student":
+            self._ensure("instructor", path)          # its models are cached first, by the run the slides show
+        elif index:
+            self._ensure("instructor", self.notebooks[index - 1])  # first runs in notebook order: a deterministic cache
+        folder = self.folder(edition)
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / f"{path.stem}.lock")):
+            if not (folder / path.name).is_file():
+                self._execute(edition, path, folder)
+        return folder
 
     def _execute(self, edition: str, path: Path, folder: Path) -> None:
         notebook = nbformat.read(path, as_version=4)    # the instructor edition is the notebook as it is

@@ -9,8 +9,9 @@ them side by side.
 
 import re
 
+import nbformat
 import pytest
-from notebook_runs import NOTEBOOKS
+from notebook_runs import NOTEBOOKS, NotebookRuns
 
 
 def _verdicts(notebook) -> list[str]:
@@ -47,3 +48,28 @@ class TestStudentEdition:
         assert all(v.startswith("…") and ("not attempted yet" in v or "not run yet" in v) for v in verdicts), \
             f"{path.name}: {verdicts}"
 
+
+
+def _notebook(folder, name, *sources):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, folder / name)
+    return folder / name
+
+
+def test_each_notebook_runs_once_in_order_and_a_failing_cell_is_named(tmp_path):
+    """The mechanism behind the tests above: a second request reads the first run, a later notebook first runs the
+    one before it, and a cell that raises is reported with its number and error."""
+    sources, log = tmp_path / "notebooks", tmp_path / "ran.txt"
+    sources.mkdir()
+    record = f"open({str(log)!r}, 'a').write(stamp + '\\n')"
+    first = _notebook(sources, "01_first.ipynb", "stamp = '01'", record)
+    broken = _notebook(sources, "02_broken.ipynb", "stamp = '02'", record, "1 / 0", "print('never')")
+    runs = NotebookRuns(tmp_path / "runs", [first, broken])
+    run = runs.get("instructor", broken)
+    assert log.read_text().split() == ["01", "02"], "the notebook before it ran first"
+    assert "cell 2" in run.error and "ZeroDivisionError" in run.error and "02_broken.ipynb" in run.error
+    again = runs.get("instructor", first)
+    assert again.error is None and again.notebook.cells[1].source == record and log.read_text().split() == ["01", "02"]
+    with pytest.raises(ValueError, match="edition must be one of"):
+        runs.get("teacher", first)
