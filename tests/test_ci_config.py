@@ -32,7 +32,8 @@ def test_the_oldest_torch_session_pins_the_lower_bounds_of_pyproject():
 
 
 def _check_workflow(path: Path) -> subprocess.CompletedProcess:
-    checker = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+    here = str(Path(sys.executable).parent)                     # the test environment's own scripts first
+    checker = shutil.which("check-jsonschema", path=here) or shutil.which("check-jsonschema")
     if checker is None:
         pytest.skip("check-jsonschema is not installed (make test installs it)")
     return subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(path)],

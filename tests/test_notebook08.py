@@ -45,10 +45,13 @@ def test_all_metrics_of_real_against_real_digits_are_the_clean_row(table):
     assert 0.85 < clean["memorisation"] < 1.15 and abs(clean["two_sample_accuracy"] - 0.5) < 0.1
 
 
-def test_blur_is_seen_by_the_fine_band_and_recall_while_precision_rises(table):
+def test_blur_is_seen_by_the_fine_band_and_recall_while_precision_stays(table):
+    """Precision misses what recall sees. With this briefly trained judge blur's precision is 0.96 against the clean
+    digits' 0.93 on torch 2.14, and 0.90 against 0.93 on torch 2.2 (the judge trains differently); notebook 08's
+    claim that it rises is printed there, in full mode, with the course's classifier."""
     clean, blur = table["clean"], table["blur 2"]
     assert blur["swd_28"] > 10 * clean["swd_28"] and blur["recall"] < 0.1
-    assert blur["precision"] >= clean["precision"] and blur["two_sample_accuracy"] > 0.95
+    assert blur["precision"] > clean["precision"] - 0.05 and blur["two_sample_accuracy"] > 0.95
 
 
 def test_weak_noise_fools_the_score_but_not_the_two_sample_test(table):

@@ -24,7 +24,8 @@ from nbconvert import SlidesExporter
 from traitlets.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_runner import INLINE_FIGURES, NotebookRunError, execute, read_executed  # noqa: E402  (tools/ is no package)
+# tools/ is no package: its modules are imported from its folder
+from notebook_runner import INLINE_FIGURES, NotebookRunError, execute, read_executed  # noqa: E402
 from npm_vendor import VendorError, fetch_vendor  # noqa: E402
 from output_folder import OutputFolderError, fresh_folder  # noqa: E402
 

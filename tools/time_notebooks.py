@@ -22,9 +22,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from course_utils.engine.device import get_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_runner import INLINE_FIGURES, NotebookRunError  # noqa: E402  (tools/ is no package)
+from notebook_runner import execute as run_notebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 README_START, README_END = "<!-- run-times:start -->", "<!-- run-times:end -->"
@@ -53,13 +56,11 @@ def class_minutes(notebook: nbformat.NotebookNode) -> tuple[int, int]:
 
 def execute(path: Path, cache: Path) -> tuple[float, nbformat.NotebookNode]:
     """Run ``path`` in full mode with the bundled digits and ``cache``; return the wall time and the executed copy."""
-    os.environ.update(COURSE_DATA="bundled", COURSE_CACHE=str(cache))
-    for unset in ("COURSE_QUICK", "MPLBACKEND"):   # full mode, and figures drawn inline as in Jupyter
-        os.environ.pop(unset, None)
+    os.environ.update(COURSE_DATA="bundled", COURSE_CACHE=str(cache), MPLBACKEND=INLINE_FIGURES)  # as in Jupyter
+    os.environ.pop("COURSE_QUICK", None)                                                        # full mode
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
+    run_notebook(notebook, path.parent, path.name, timeout=3600)
     return time.perf_counter() - start, notebook
 
 
@@ -150,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for path in paths:
         with tempfile.TemporaryDirectory(prefix="course-times-") as cache:
-            first, executed = execute(path, Path(cache))
-            cached, _ = execute(path, Path(cache))
+            try:
+                first, executed = execute(path, Path(cache))
+                cached, _ = execute(path, Path(cache))
+            except NotebookRunError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             nbformat.write(executed, args.keep / path.name)
