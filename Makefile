@@ -16,7 +16,7 @@ TEST_ENV := PYTHONPATH=$(CURDIR) COURSE_QUICK=1 COURSE_DATA=bundled COURSE_CACHE
 help:
 	@echo "make lab    - set up .venv if needed and open the course in JupyterLab"
 	@echo "make test   - set up .venv if needed and run every test (unit tests, notebooks, hygiene)"
-	@echo "make unit   - only the unit tests for course_utils (fast)"
+	@echo "make unit   - only the unit tests (fast: no notebook runs, no browser)"
 	@echo "make torch-range - the unit tests and notebooks with the oldest and the newest supported PyTorch (nox, .nox/)"
 	@echo "make slides - execute the notebooks (quick mode) and write offline reveal.js decks to build/slides/"
 	@echo "make site   - execute the student edition (quick mode) and write the course website to build/site/ (works"
@@ -50,7 +50,9 @@ test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -p no:cacheprovider
 
 unit: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser -p no:cacheprovider
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope tests --ignore=tests/browser \
+		--deselect tests/test_notebooks.py::TestInstructorEdition --deselect tests/test_notebooks.py::TestStudentEdition \
+		-p no:cacheprovider
 
 torch-range: $(STAMP)
 	$(BIN)/nox
