@@ -47,7 +47,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb
 
 test: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -p no:cacheprovider
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=25 -p no:cacheprovider
 
 unit: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope tests --ignore=tests/browser \

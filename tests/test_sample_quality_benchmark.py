@@ -12,12 +12,19 @@ KEYS = {"model", "inception_score", "frechet_distance", "confident_share", "clas
         "samples"}
 
 
-def run_benchmark(tmp_path, *arguments):
-    return run_benchmark_script("sample_quality.py", tmp_path, *arguments)
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One cache for this module's runs: the judge's classifier and a quick model that one test trained, the next
+    loads (what a second run of the command does; the first test checks that it gives the same numbers)."""
+    return tmp_path_factory.mktemp("sample-quality")
 
 
-def test_quick_run_prints_a_table_and_one_json_line_per_model(tmp_path):
-    done = run_benchmark(tmp_path, "--models", "dcgan,mlp_gan,vae", "--samples", "200", "--set", "dcgan.width=16")
+def run_benchmark(folder, *arguments):
+    return run_benchmark_script("sample_quality.py", folder, *arguments)
+
+
+def test_quick_run_prints_a_table_and_one_json_line_per_model(shared):
+    done = run_benchmark(shared, "--models", "dcgan,mlp_gan,vae", "--samples", "200", "--set", "dcgan.width=16")
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     records = [json.loads(line) for line in lines[-3:]]
@@ -30,15 +37,15 @@ def test_quick_run_prints_a_table_and_one_json_line_per_model(tmp_path):
     assert "| real digits (training split) |" in done.stdout and "| uniform noise |" in done.stdout
     assert "| dcgan, width=16 |" in done.stdout, "a changed recipe field is named in the table"
 
-    again = run_benchmark(tmp_path, "--models", "vae", "--samples", "200")
+    again = run_benchmark(shared, "--models", "vae", "--samples", "200")
     assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1]) == records[2], \
         "the second run loads the cached model and draws the same samples: the same numbers"
 
 
-def test_bad_arguments_are_explained(tmp_path):
-    unknown = run_benchmark(tmp_path, "--models", "gan9000")
+def test_bad_arguments_are_explained(shared):
+    unknown = run_benchmark(shared, "--models", "gan9000")
     assert unknown.returncode != 0 and "unknown model(s) ['gan9000']" in unknown.stderr
-    bad_set = run_benchmark(tmp_path, "--models", "dcgan", "--set", "width=64")
+    bad_set = run_benchmark(shared, "--models", "dcgan", "--set", "width=64")
     assert bad_set.returncode != 0 and "MODEL.FIELD=VALUE" in bad_set.stderr
 
 
@@ -50,22 +57,22 @@ def test_recipe_for_changes_fields_and_names_unknown_ones():
         recipe_for("stylegan")
 
 
-def test_a_recipe_seed_is_a_recipe_field_not_the_sampling_seed(tmp_path):
-    done = run_benchmark(tmp_path, "--models", "vae", "--samples", "100", "--seed", "3", "--set", "vae.seed=1")
+def test_a_recipe_seed_is_a_recipe_field_not_the_sampling_seed(shared):
+    done = run_benchmark(shared, "--models", "vae", "--samples", "100", "--seed", "3", "--set", "vae.seed=1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| vae, seed=1 |" in done.stdout and json.loads(done.stdout.strip().splitlines()[-1])["samples"] == 100
 
 
-def test_the_benchmark_scores_the_cgan_on_the_asked_for_class(tmp_path):
-    done = run_benchmark(tmp_path, "--models", "cgan", "--samples", "100", "--set", "cgan.width=8")
+def test_the_benchmark_scores_the_cgan_on_the_asked_for_class(shared):
+    done = run_benchmark(shared, "--models", "cgan", "--samples", "100", "--set", "cgan.width=8")
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert record["model"] == "cgan" and 0.0 <= record["label_accuracy"] <= 1.0 and record["samples"] == 100
     assert "asked-for class" in done.stdout and f"| {record['label_accuracy']:.1%} |" in done.stdout
 
 
-def test_all_metrics_prints_notebook_08s_leaderboard_with_every_number(tmp_path):
-    done = run_benchmark(tmp_path, "--models", "vae", "--samples", "200", "--all-metrics")
+def test_all_metrics_prints_notebook_08s_leaderboard_with_every_number(shared):
+    done = run_benchmark(shared, "--models", "vae", "--samples", "200", "--all-metrics")
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(record) == KEYS | {"precision", "recall", "swd_28", "swd_14", "swd_7", "memorisation",
