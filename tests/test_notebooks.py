@@ -25,29 +25,29 @@ def _verdicts(notebook) -> list[str]:
     return verdicts
 
 
-def _no_error(run, path) -> None:
-    assert run.error is None, f"{path.name} failed in quick mode ({run.seconds:.0f} s):\n{run.error}"
+def _verdicts_of_a_clean_run(notebook_runs, edition: str, path) -> list[str]:
+    """The checkers' verdicts in ``edition``'s run of ``path``, after checking that every cell ran."""
+    run = notebook_runs.get(edition, path)
+    assert run.error is None, f"{path.name}, {edition} edition, failed in quick mode after {run.seconds:.0f} s:\n" \
+                              f"{run.error}"
+    verdicts = _verdicts(run.notebook)
+    assert verdicts, f"{path.name}: no checker printed anything"
+    return verdicts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 class TestInstructorEdition:
     def test_every_cell_runs_and_every_checker_passes(self, notebook_runs, path):
-        run = notebook_runs.get("instructor", path)
-        _no_error(run, path)
-        verdicts = _verdicts(run.notebook)
-        assert verdicts and all(v.startswith("✓") for v in verdicts), f"{path.name}: {verdicts}"
+        verdicts = _verdicts_of_a_clean_run(notebook_runs, "instructor", path)
+        assert all(v.startswith("✓") for v in verdicts), f"{path.name}: {verdicts}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 class TestStudentEdition:
     def test_every_cell_runs_and_every_checker_says_not_attempted(self, notebook_runs, path):
-        run = notebook_runs.get("student", path)
-        _no_error(run, path)
-        verdicts = _verdicts(run.notebook)
-        assert verdicts, f"{path.name}: no checker printed anything"
+        verdicts = _verdicts_of_a_clean_run(notebook_runs, "student", path)
         assert all(v.startswith("…") and ("not attempted yet" in v or "not run yet" in v) for v in verdicts), \
             f"{path.name}: {verdicts}"
-
 
 
 def _notebook(folder, name, *sources):
