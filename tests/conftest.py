@@ -48,6 +48,19 @@ def notebook_runs(tmp_path_factory, worker_id) -> NotebookRuns:
     return NotebookRuns((base if worker_id == "master" else base.parent) / "notebook-runs")
 
 
+def pytest_collection_modifyitems(items):
+    """Order the work so that no worker waits for another: the instructor edition's notebook runs (a chain, in
+    notebook order) first, what reads them all (the student edition, the decks, the site) last, the rest between.
+    pytest-xdist hands out modules (and classes) in this order."""
+    def stage(item) -> int:
+        if "::TestInstructorEdition::" in item.nodeid:
+            return 0
+        readers = ("tests/browser/test_slides.py::", "tests/browser/test_site.py::")
+        return 2 if "::TestStudentEdition::" in item.nodeid or item.nodeid.startswith(readers) else 1
+
+    items.sort(key=stage)
+
+
 _seconds_per_test: dict[str, float] = defaultdict(float)
 _started = time.perf_counter()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -56,13 +56,18 @@ class NotebookRuns:
                    float((folder / f"{path.stem}.seconds").read_text()))
 
     def all(self, edition: str) -> Path:
-        """Every notebook of ``edition`` executed; returns their folder."""
-        for path in self.notebooks:
-            self._ensure(edition, path)
+        """Every notebook of ``edition`` executed; returns their folder. Notebooks that another worker is running
+        are waited for last, so that this one runs the others meanwhile instead of waiting."""
+        pending = list(self.notebooks)
+        while pending:
+            pending = [path for path in pending if self._ensure(edition, path, wait=False) is None]
+            if pending:
+                self._ensure(edition, pending.pop(0))
         return self.folder(edition)
 
-    def _ensure(self, edition: str, path: Path) -> Path:
-        """Execute ``path`` as ``edition`` unless a worker has already; returns the folder of the executed copy."""
+    def _ensure(self, edition: str, path: Path, wait: bool = True) -> Path | None:
+        """Execute ``path`` as ``edition`` unless a worker has already; returns the folder of the executed copy, or
+        None without ``wait`` if another worker is running it now."""
         if edition not in EDITIONS:
             raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
         index = self.notebooks.index(path)
@@ -72,9 +77,12 @@ class NotebookRuns:
             self._ensure("instructor", self.notebooks[index - 1])  # first runs in notebook order: a deterministic cache
         folder = self.folder(edition)
         folder.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(folder / f"{path.stem}.lock")):
-            if not (folder / path.name).is_file():
-                self._execute(edition, path, folder)
+        try:
+            with FileLock(str(folder / f"{path.stem}.lock"), timeout=-1 if wait else 0):
+                if not (folder / path.name).is_file():
+                    self._execute(edition, path, folder)
+        except Timeout:
+            return None
         return folder
 
     def _execute(self, edition: str, path: Path, folder: Path) -> None:

@@ -11,6 +11,7 @@ import re
 
 import nbformat
 import pytest
+from filelock import FileLock
 from notebook_runs import NOTEBOOKS, NotebookRuns
 
 
@@ -71,5 +72,10 @@ def test_each_notebook_runs_once_in_order_and_a_failing_cell_is_named(tmp_path):
     assert "cell 2" in run.error and "ZeroDivisionError" in run.error and "02_broken.ipynb" in run.error
     again = runs.get("instructor", first)
     assert again.error is None and again.notebook.cells[1].source == record and log.read_text().split() == ["01", "02"]
+    with FileLock(str(runs.folder("student") / "01_first.lock")):     # as while another worker runs it
+        assert runs._ensure("student", first, wait=False) is None, "all() moves on instead of waiting"
+    student = runs.all("student")
+    assert sorted(p.name for p in student.glob("*.ipynb")) == ["01_first.ipynb", "02_broken.ipynb"]
+    assert log.read_text().split() == ["01", "02", "01", "02"], "each edition ran each notebook once"
     with pytest.raises(ValueError, match="edition must be one of"):
         runs.get("teacher", first)
