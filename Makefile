@@ -47,10 +47,12 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb
 
 test: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=25 -p no:cacheprovider
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 \
+		-p no:cacheprovider
 
 unit: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope tests --ignore=tests/browser \
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder tests \
+		--ignore=tests/browser \
 		--deselect tests/test_notebooks.py::TestInstructorEdition --deselect tests/test_notebooks.py::TestStudentEdition \
 		-p no:cacheprovider
 

@@ -27,7 +27,7 @@ def _quick_tests(session: nox.Session) -> None:
     env = {"PYTHONPATH": os.getcwd(), "COURSE_QUICK": "1", "COURSE_DATA": "bundled", "COURSE_CACHE": cache,
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     session.run("python", "-m", "pytest", "-n", os.environ.get("WORKERS", "2"), "--dist", "loadscope",
-                "-p", "no:cacheprovider", "--ignore=tests/browser", *session.posargs, env=env)
+                "--no-loadscope-reorder", "-p", "no:cacheprovider", "--ignore=tests/browser", *session.posargs, env=env)
 
 
 @nox.session(name="oldest-torch")

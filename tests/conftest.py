@@ -51,7 +51,7 @@ def notebook_runs(tmp_path_factory, worker_id) -> NotebookRuns:
 def pytest_collection_modifyitems(items):
     """Order the work so that no worker waits for another: the instructor edition's notebook runs (a chain, in
     notebook order) first, what reads them all (the student edition, the decks, the site) last, the rest between.
-    pytest-xdist hands out modules (and classes) in this order."""
+    pytest-xdist hands out modules (and classes) in this order with ``--no-loadscope-reorder`` (``make test``)."""
     def stage(item) -> int:
         if "::TestInstructorEdition::" in item.nodeid:
             return 0
