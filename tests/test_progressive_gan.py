@@ -91,7 +91,9 @@ def test_training_runs_the_schedule_within_its_time(grow):
     assert record["snapshots"].shape == (5, 16, 1, 28, 28) and len(record["snapshot_stages"]) == 5
     levels = history["level"]
     if grow:
-        assert levels == sorted(levels) and levels[0] == 0 and levels[-1] == 2
+        # the log every 20 steps may first land after the short 7×7 phase on a busy machine; the snapshots, taken at
+        # the end of every phase, show that the schedule went through all three levels in order
+        assert levels == sorted(levels) and levels[-1] == 2
         assert record["snapshot_stages"][:, 0].tolist() == [0, 1, 1, 2, 2]
     else:
         assert set(levels) == {2} and set(history["alpha"]) == {1.0}
