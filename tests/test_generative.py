@@ -112,9 +112,9 @@ def test_snapshots_show_the_same_latents_at_the_chosen_epochs_and_the_record_kee
     assert snapshots.epochs == [1, 3] and len(snapshots.images) == 2
     assert torch.equal(snapshots.latents, model.sample_latent(3, rng=5))
     history = History()
-    history["d_loss"], history.steps, history.seconds = [0.5, 0.4], [20, 40], 1.5
+    history["d_loss"], history.steps, history.elapsed, history.seconds = [0.5, 0.4], [20, 40], [0.7, 1.4], 1.5
     record = training_record(history, snapshots)
-    assert record["history"] == {"d_loss": [0.5, 0.4], "steps": [20, 40]}
+    assert record["history"] == {"d_loss": [0.5, 0.4], "steps": [20, 40], "elapsed": [0.7, 1.4]}
     assert record["snapshots"].shape == (2, 3, 1, 28, 28) and record["snapshot_epochs"].tolist() == [1, 3]
     assert record["train_seconds"] == 1.5 and record["device"] == "cpu"
 

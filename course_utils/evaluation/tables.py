@@ -50,6 +50,9 @@ METRICS: dict[str, Metric] = {metric.key: metric for metric in [
     Metric("memorisation", "memo. ratio", None, ".2f"),
     Metric("two_sample_accuracy", "2-sample acc.", None, ".2f"),
     Metric("train_seconds", "train s", None, ".0f"),
+    Metric("test_nll_nats", "−log p(x), nats", "lower", ".1f"),
+    Metric("bits_per_dim", "bits/dim", "lower", ".3f"),
+    Metric("sample_seconds_64", "64 samples, s", None, ".2f"),
 ]}
 """Every metric a course table shows, by key (the keys of ``quality_scores`` and ``all_metrics``)."""
 

@@ -82,11 +82,12 @@ def evenly_spaced_epochs(epochs: int, count: int) -> set[int]:
 
 
 def training_record(history, snapshots: Snapshots) -> dict:
-    """What a generative model's recipe keeps beside its weights: the curves (``history``, with ``steps``), the
+    """What a generative model's recipe keeps beside its weights: the curves (``history``, with ``steps`` and the ``elapsed`` seconds), the
     ``snapshots`` (E×count×1×28×28) with their ``snapshot_epochs``, and the training time and device. A run stopped
     before its first snapshot has E = 0."""
     images = torch.stack(snapshots.images) if snapshots.images else torch.empty(0, len(snapshots.latents), 1, 28, 28)
-    return {"history": {**{name: list(values) for name, values in history.items()}, "steps": list(history.steps)},
+    return {"history": {**{name: list(values) for name, values in history.items()}, "steps": list(history.steps),
+                        "elapsed": list(history.elapsed)},
             "snapshot_epochs": torch.tensor(snapshots.epochs, dtype=torch.long), "snapshots": images,
             "train_seconds": history.seconds, "train_cpu_seconds": history.cpu_seconds,
             "device": str(snapshots.model.device)}
