@@ -47,9 +47,12 @@ def test_a_wrong_kind_of_answer_is_a_cross_naming_what_was_expected(exercise, an
     assert feedback.status == WRONG and feedback.failed_case == 1, feedback.message
     assert feedback.message.startswith(f"✗ {exercise.name}: case 1 with (")
     expected = exercise.reference(*exercise.cases[0])
-    named = "expected a number" if isinstance(expected, (int, float)) else f"shape {tuple(expected.shape)}"
-    if answer == "a complex tensor":
+    if isinstance(expected, tuple):             # a tuple of tensors: any answer but a tuple is refused as a whole
+        named = f"shape {tuple(expected[0].shape)}" if answer == "a tuple" else f"a tuple of {len(expected)} items"
+    elif answer == "a complex tensor":
         named = "expected a real"
+    else:
+        named = "expected a number" if isinstance(expected, (int, float)) else f"shape {tuple(expected.shape)}"
     assert named in feedback.message, feedback.message
     exercise.check(lambda *args: bad)
     assert capsys.readouterr().out.strip() == feedback.message
@@ -65,7 +68,10 @@ def test_none_and_a_raising_function_are_reported(exercise):
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.name)
 def test_the_right_answer_as_a_complex_tensor_is_rejected(exercise):
     def complex_answer(*args):
-        return torch.as_tensor(exercise.reference(*args)) + 0j
+        expected = exercise.reference(*args)
+        if isinstance(expected, tuple):
+            return tuple(torch.as_tensor(item) + 0j for item in expected)
+        return torch.as_tensor(expected) + 0j
 
     feedback = exercise.evaluate(complex_answer)
     assert feedback.status == WRONG, feedback.message
