@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 
 def finite_float(text: str) -> float:
@@ -56,3 +57,17 @@ def positive_int(text: str) -> int:
 def positive_ints(text: str) -> list[int]:
     """Comma-separated whole numbers ≥ 1, e.g. ``--epochs 20,40,60`` (empty items are skipped)."""
     return [positive_int(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def model_names(known) -> Callable[[str], list[str]]:
+    """An argument type for ``--models``: comma-separated names, each one of ``known`` (a dict or a list of keys)."""
+
+    def names(text: str) -> list[str]:
+        chosen = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in known]
+        if unknown or not chosen:
+            problem = f"unknown model(s) {unknown}" if unknown else "no model named"
+            raise argparse.ArgumentTypeError(f"{problem}; choose from {', '.join(known)}")
+        return chosen
+
+    return names

@@ -15,6 +15,9 @@ The value is read as a Python literal (``--set dcgan.betas=0.0,0.9``, ``--set dc
 the recipe as it is built: an unknown field, or a value the field does not take, stops the command with the recipe's
 one-line explanation before anything is trained.
 
+``--record PATH`` also writes the records, the command, the date and the mode to a JSON file: notebook 11 shows the
+full-mode rows of ``course_utils/recorded/sample_quality.json`` beside the models it trains itself.
+
 ``--all-metrics`` scores every set with all of notebook 08's numbers instead (``course_utils.evaluation.sample_sets.all_metrics``:
 precision and recall, the sliced Wasserstein distances, the memorisation ratio against the training digits, the
 two-sample test), prints notebook 08's leaderboard, and adds those keys and ``metrics_seconds`` (the time the
@@ -28,12 +31,16 @@ import argparse
 import ast
 import json
 import os
+import sys
 import time
 import typing
+from datetime import date
+from pathlib import Path
 
 import torch
 
-from benchmarks.arguments import positive_int
+from benchmarks.arguments import model_names, positive_int
+from course_utils.engine.config import quick_mode
 from course_utils.engine.data import load_mnist
 from course_utils.engine.device import describe_device, get_device
 from course_utils.evaluation.leaderboard import RECIPES, Judge, recipe_for, samples_of, score_model, scores_table
@@ -96,7 +103,8 @@ def leaderboard_of_every_metric(judge: Judge, models: list[str], samples: int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="dcgan,mlp_gan", help=f"comma-separated, from: {', '.join(RECIPES)}")
+    parser.add_argument("--models", type=model_names(RECIPES), default="dcgan,mlp_gan",
+                        help=f"comma-separated, from: {', '.join(RECIPES)}")
     parser.add_argument("--samples", type=positive_int, default=1000,
                         help="images drawn per model (and per reference row)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent vectors drawn for the samples")
@@ -104,12 +112,11 @@ def main() -> None:
     parser.add_argument("--all-metrics", action="store_true", help="every number of notebook 08 (slower)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for PyTorch (default: PyTorch's choice)")
+    parser.add_argument("--record", default=None, metavar="PATH",
+                        help="also write the records, with the command and date, to this JSON file (notebook 11 reads "
+                             "course_utils/recorded/sample_quality.json)")
     args = parser.parse_args()
-    models = [name.strip() for name in args.models.split(",") if name.strip()]
-    unknown = [name for name in models if name not in RECIPES]
-    if unknown or not models:
-        problem = f"unknown model(s) {unknown}" if unknown else "no model named"
-        parser.error(f"argument --models: {problem}; choose from {', '.join(RECIPES)}")
+    models = args.models
     try:
         overrides = parse_overrides(args.set, models)
     except ValueError as error:
@@ -136,6 +143,11 @@ def main() -> None:
             rows[row_name(name, overrides[name])] = record
     print()
     print(metrics_table(rows, METRIC_COLUMNS) if args.all_metrics else scores_table(rows))
+    if args.record:
+        Path(args.record).write_text(json.dumps({"command": " ".join(["benchmarks/sample_quality.py"] + sys.argv[1:]),
+                                                 "date": date.today().isoformat(), "device": describe_device(device),
+                                                 "mode": "quick" if quick_mode() else "full", "records": records},
+                                                indent=1) + "\n")
     print()
     for record in records:
         print(json.dumps(record))

@@ -18,6 +18,7 @@ from .training.classifier import ClassifierRecipe
 from .training.conditional import CGANRecipe
 from .training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
 from .training.flow_matching import FlowRecipe
+from .training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from .training.mlp_gan import MLPGANRecipe
 from .training.progressive import ProgressiveRecipe
 from .training.semi_supervised import notebook_recipes as semi_supervised_recipes
@@ -42,6 +43,9 @@ def notebook_recipes() -> dict[str, Recipe]:
         "progressive GAN, grown (notebook 09)": ProgressiveRecipe(grow=True),
         "progressive GAN, at 28×28 from the start (notebook 09)": ProgressiveRecipe(grow=False),
         "class-conditional flow-matching U-Net (notebook 10)": FlowRecipe(conditional=True),
+        "PixelCNN (notebook 11)": PixelCNNRecipe(),
+        "RealNVP flow (notebook 11)": RealNVPRecipe(),
+        "VAE on binarized digits (notebook 11)": VAERecipe(binarized=True),
     }
     warmed = {recipe.key() for recipe in recipes.values()}
     for name, key in COURSE_MODELS.items():

@@ -6,7 +6,7 @@ import math
 import pytest
 from benchmark_runner import run_benchmark_script
 
-from course_utils.evaluation.leaderboard import RECIPES, recipe_for
+from course_utils.evaluation.leaderboard import RECIPES, recipe_for, recorded_scores
 
 KEYS = {"model", "inception_score", "frechet_distance", "confident_share", "class_min", "class_max", "train_seconds",
         "samples"}
@@ -24,10 +24,15 @@ def run_benchmark(folder, *arguments):
 
 
 def test_quick_run_prints_a_table_and_one_json_line_per_model(shared):
-    done = run_benchmark(shared, "--models", "dcgan,mlp_gan,vae", "--samples", "200", "--set", "dcgan.width=16")
+    record_file = shared / "recorded.json"
+    done = run_benchmark(shared, "--models", "dcgan,mlp_gan,vae", "--samples", "200", "--set", "dcgan.width=16",
+                         "--record", str(record_file))
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     records = [json.loads(line) for line in lines[-3:]]
+    written = json.loads(record_file.read_text())
+    assert written["records"] == records and written["mode"] == "quick" and "--models dcgan,mlp_gan,vae" in written["command"]
+    assert list(recorded_scores(record_file)) == ["DCGAN (05)", "MLP GAN (04)", "VAE (03)"], "named as in the leaderboard"
     assert [record["model"] for record in records] == ["dcgan", "mlp_gan", "vae"]
     for record in records:
         assert set(record) == KEYS, record
@@ -83,3 +88,17 @@ def test_all_metrics_prints_notebook_08s_leaderboard_with_every_number(shared):
     assert 0.7 < float(real.split("|")[8]) < 1.3, "real digits are not copies of the *other* training digits"
     noise = next(line for line in done.stdout.splitlines() if line.startswith("| uniform noise |"))
     assert float(noise.split("|")[9]) > 0.95, "the two-sample test tells noise from digits"
+
+
+def test_the_recorded_scores_notebook_11_shows_were_measured_in_full_mode():
+    """The rows notebook 11 puts beside its own models: full-mode runs of the DCGAN and the flow-matching model, with
+    every score the benchmark prints."""
+    from course_utils.evaluation.leaderboard import RECORDED_SCORES
+
+    recorded = json.loads(RECORDED_SCORES.read_text())
+    assert recorded["mode"] == "full" and recorded["command"].startswith("benchmarks/sample_quality.py")
+    rows = recorded_scores()
+    assert {"DCGAN (05)", "flow matching (10)"} <= set(rows)
+    for row in rows.values():
+        assert set(row) == KEYS and row["samples"] == 1000
+        assert 1.0 <= row["inception_score"] <= 10.0 and 0 <= row["frechet_distance"] < 200

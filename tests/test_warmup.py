@@ -11,6 +11,7 @@ from course_utils.training.classifier import ClassifierRecipe
 from course_utils.training.conditional import CGANRecipe
 from course_utils.training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
 from course_utils.training.flow_matching import FlowRecipe
+from course_utils.training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from course_utils.training.mlp_gan import MLPGANRecipe
 from course_utils.training.progressive import ProgressiveRecipe
 from course_utils.training.vae import VAERecipe
@@ -19,7 +20,7 @@ from course_utils.training.wgan import WGANGPRecipe
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
                                                   WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe, FlowRecipe,
-                                                  ProgressiveRecipe)}
+                                                  ProgressiveRecipe, PixelCNNRecipe, RealNVPRecipe)}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):

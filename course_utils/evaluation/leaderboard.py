@@ -2,7 +2,8 @@
 
 A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``;
 notebook 07's ``semi_supervised``, whose generator was trained to help a classifier, not to draw well; notebook 10's
-flow-matching ``diffusion`` and its class-conditional, guided ``diffusion_cond``) and
+flow-matching ``diffusion`` and its class-conditional, guided ``diffusion_cond``; notebook 11's ``pixelcnn`` and
+``realnvp``, trained for likelihood) and
 defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
 (or loads it from the cache), draws samples with a fixed seed, and judges them with
 :func:`course_utils.evaluation.metrics.quality_scores` against the held-out test digits, the same numbers for every model; a
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -24,6 +27,7 @@ from ..training.classifier import ClassifierRecipe
 from ..training.conditional import CGANRecipe
 from ..training.dcgan import DCGANRecipe, SNGANRecipe
 from ..training.flow_matching import FlowRecipe
+from ..training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from ..training.mlp_gan import MLPGANRecipe
 from ..training.semi_supervised import SemiSupervisedRecipe
 from ..training.vae import VAERecipe
@@ -34,11 +38,13 @@ from .tables import metrics_table
 RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGANRecipe, "dcgan": DCGANRecipe,
                                              "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe,
                                              "semi_supervised": SemiSupervisedRecipe, "diffusion": FlowRecipe,
-                                             "diffusion_cond": functools.partial(FlowRecipe, conditional=True)}
+                                             "diffusion_cond": functools.partial(FlowRecipe, conditional=True),
+                                             "pixelcnn": PixelCNNRecipe, "realnvp": RealNVPRecipe}
 
 COURSE_MODELS = {"VAE (03)": "vae", "MLP GAN (04)": "mlp_gan", "DCGAN (05)": "dcgan", "conditional GAN (06)": "cgan",
                  "WGAN-GP (06)": "wgan_gp", "SN-GAN (06)": "sngan", "semi-supervised GAN (07)": "semi_supervised",
-                 "flow matching (10)": "diffusion", "flow matching, guided (10)": "diffusion_cond"}
+                 "flow matching (10)": "diffusion", "flow matching, guided (10)": "diffusion_cond",
+                 "PixelCNN (11)": "pixelcnn", "RealNVP flow (11)": "realnvp"}
 """Notebook 08's leaderboard, display name → model key: every generative model the course trains (``make warmup``
 caches each)."""
 
@@ -111,3 +117,17 @@ def scores_table(rows: dict[str, dict]) -> str:
     labelled = any("label_accuracy" in row for row in rows.values())
     columns = [*SCORE_COLUMNS, *(["label_accuracy"] if labelled else []), "train_seconds"]
     return metrics_table(rows, columns, required=False)
+
+
+RECORDED_SCORES = Path(__file__).resolve().parents[1] / "recorded" / "sample_quality.json"
+"""Scores of course models measured by ``benchmarks/sample_quality.py --record`` in full mode, for notebooks that
+compare with a model they do not train themselves (notebook 11 puts its likelihood models beside the GANs')."""
+
+
+def recorded_scores(path: Path = RECORDED_SCORES) -> dict[str, dict]:
+    """The recorded benchmark rows, display name (from :data:`COURSE_MODELS`) → the record's numbers."""
+    if not path.exists():
+        raise FileNotFoundError(f"no recorded scores at {path}: run benchmarks/sample_quality.py in full mode with "
+                                f"--record {path}")
+    names = {key: name for name, key in COURSE_MODELS.items()}
+    return {names.get(record["model"], record["model"]): record for record in json.loads(path.read_text())["records"]}
