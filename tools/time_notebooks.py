@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -144,13 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the times into the README and the notebooks")
     parser.add_argument("--warmup", action="store_true", help="also time `make warmup` with an empty cache")
     parser.add_argument("--keep", type=Path, help="save each notebook as executed on its first run in this folder")
+    parser.add_argument("--cache", type=Path, help="an empty or new folder to use as the cache (one notebook only) and "
+                                                    "keep, e.g. to run a benchmark on the models the first run trained")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.cache and (len(paths) != 1 or (args.cache.exists() and any(args.cache.iterdir()))):
+        parser.error("--cache takes one notebook and an empty or new folder, so that the first run starts empty")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     device = str(get_device())
     rows = []
     for path in paths:
-        with tempfile.TemporaryDirectory(prefix="course-times-") as cache:
+        with (nullcontext(args.cache) if args.cache else tempfile.TemporaryDirectory(prefix="course-times-")) as cache:
             try:
                 first, executed = execute(path, Path(cache))
                 cached, _ = execute(path, Path(cache))
