@@ -81,11 +81,12 @@ class Judge:
 
 
 def samples_of(name: str, device=None, samples: int = 1000, seed: int = 0,
-               overrides: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+               overrides: dict | None = None, verbose: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """Train (or load) the model called ``name`` and draw ``samples`` images with ``seed``: returns the images, the
     class asked for each (``model.default_labels(samples)``: a class-conditional model is asked for every class
-    equally often; None for the others) and the model's training ``info``."""
-    model, info = pretrained(recipe_for(name, **(overrides or {})), device)
+    equally often; None for the others) and the model's training ``info``. ``verbose=False`` leaves out the line
+    saying whether the model was loaded or trained."""
+    model, info = pretrained(recipe_for(name, **(overrides or {})), device, verbose=verbose)
     labels = model.default_labels(samples)
     if labels is None:
         return model.sample(samples, rng=seed), None, info

@@ -164,14 +164,15 @@ def _judge_depth(outcome) -> tuple[bool, str]:
     lines = [f"{layers} layers: {nll:.1f} nats per test digit ({base_layers} layers: {base_nll:.1f} nats); the last "
              f"pixel sees {rows} rows above it ({base_rows} at {base_layers}); {seconds:.1f} s ({base_seconds:.1f} s)."]
     if layers < base_layers:
-        lines.append("Fewer layers see fewer rows: each gated layer of kernel k reaches k // 2 rows further up.")
+        lines.append("Fewer layers see fewer rows: each gated layer of kernel k reaches k // 2 rows further up "
+                     "(L layers of kernel 5 see 2L + 1 rows).")
         if nll > base_nll:
             lines.append(f"The likelihood is worse by {gap:.1f} nats — a pixel predicted without the top of its "
                          f"digit in view is a guess — and the training ran {_pace(seconds, base_seconds)}.")
         else:
             lines.append(f"Yet the likelihood came out better by {gap:.1f} nats (and it ran "
                          f"{_pace(seconds, base_seconds)}): in so few steps the smaller network, with fewer weights to "
-                         "set, learns its short view sooner; a longer training reverses it, as the deeper network "
+                         "set, learns its short view sooner; a longer training typically reverses it, as the deeper network "
                          "learns to use its reach.")
     else:
         lines.append(f"More layers see more rows (each gated layer of kernel k reaches k // 2 rows further up), and "
