@@ -305,7 +305,8 @@ def test_a_new_model_gets_the_checks_by_writing_only_its_decode_hook():
 def test_the_leaderboard_asks_a_model_for_its_default_labels(monkeypatch, name, overrides):
     from course_utils.evaluation import leaderboard
 
-    monkeypatch.setattr(leaderboard, "pretrained", lambda recipe, device: (recipe.build(), {"train_seconds": 1.0}))
+    monkeypatch.setattr(leaderboard, "pretrained",
+                        lambda recipe, device, verbose=True: (recipe.build(), {"train_seconds": 1.0}))
     images, labels, info = leaderboard.samples_of(name, samples=20, seed=0, overrides=overrides)
     model = leaderboard.recipe_for(name, **overrides).build()
     assert images.shape == (20, 1, 28, 28) and info == {"train_seconds": 1.0}
