@@ -10,6 +10,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+import torch
+
 
 def finite_float(text: str) -> float:
     """A number that is neither NaN nor infinite."""
@@ -71,3 +73,14 @@ def model_names(known) -> Callable[[str], list[str]]:
         return chosen
 
     return names
+
+
+def parse_with_threads(parser: argparse.ArgumentParser, default: int | None = None,
+                       meaning: str = "default: PyTorch's choice") -> argparse.Namespace:
+    """Add ``--threads N`` (the CPU threads PyTorch uses), read the command line, and set the threads before any
+    work starts."""
+    parser.add_argument("--threads", type=positive_int, default=default, help=f"CPU threads for PyTorch ({meaning})")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args

@@ -41,7 +41,7 @@ from torch.profiler import ProfilerActivity
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.arguments import non_negative_int, positive_float, positive_int
+from benchmarks.arguments import non_negative_int, parse_with_threads, positive_float
 from course_utils.engine.captured import graphs_enabled
 from course_utils.engine.data import Minibatches, load_mnist, to_tanh_range
 from course_utils.engine.device import autocast_dtype, describe_device, get_device, memory_format
@@ -226,11 +226,7 @@ def main() -> None:
                         help="configurations to profile (kernels of one eager step), e.g. 64x64")
     parser.add_argument("--peak-tflops", type=positive_float, default=None,
                         help="the GPU's dense bf16 peak, if not in the table")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
     configs, compiled = args.configs, set(args.compiled)
     device = get_device()
     peak = args.peak_tflops or datasheet_peak(device)

@@ -19,12 +19,10 @@ import json
 import os
 import time
 
-import torch
-
-from benchmarks.arguments import model_names, positive_int
+from benchmarks.arguments import model_names, parse_with_threads, positive_int
 from course_utils.engine.device import describe_device, get_device
-from course_utils.evaluation.tables import metrics_table
 from course_utils.evaluation.likelihoods import LIKELIHOOD_MODELS, likelihood_record
+from course_utils.evaluation.tables import metrics_table
 
 
 def main() -> None:
@@ -33,11 +31,7 @@ def main() -> None:
                         help=f"comma-separated, from: {', '.join(LIKELIHOOD_MODELS)}")
     parser.add_argument("--importance-samples", type=positive_int, default=1000,
                         help="K, the importance samples of the VAE's bound (the row's test_nll_nats)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
 
     device = get_device()
     print(f"device: {describe_device(device)}; load average {os.getloadavg()[0]:.1f}")

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.arguments import model_names, positive_int
+from benchmarks.arguments import model_names, parse_with_threads, positive_int
 from course_utils.engine.config import quick_mode
 from course_utils.engine.data import load_mnist
 from course_utils.engine.device import describe_device, get_device
@@ -110,12 +110,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent vectors drawn for the samples")
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE", help="change a recipe field")
     parser.add_argument("--all-metrics", action="store_true", help="every number of notebook 08 (slower)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
     parser.add_argument("--record", default=None, metavar="PATH",
                         help="also write the records, with the command and date, to this JSON file (notebook 11 reads "
                              "course_utils/recorded/sample_quality.json)")
-    args = parser.parse_args()
+    args = parse_with_threads(parser)
     models = args.models
     try:
         overrides = parse_overrides(args.set, models)
@@ -124,8 +122,6 @@ def main() -> None:
     if args.all_metrics and (digits := len(load_mnist("train")[0])) < 2 * args.samples:
         parser.error(f"argument --samples: --all-metrics needs at least {2 * args.samples} training digits, the "
                      f"active data has {digits}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     device = get_device()
     print(f"device: {describe_device(device)}; {args.samples} samples per model; load average {os.getloadavg()[0]:.1f}")

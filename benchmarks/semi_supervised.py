@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.arguments import positive_int
+from benchmarks.arguments import parse_with_threads, positive_int
 from course_utils.engine.checkpoints import pretrained
 from course_utils.engine.data import load_mnist
 from course_utils.engine.device import describe_device, get_device
@@ -65,11 +65,7 @@ def main() -> None:
     parser.add_argument("--record", default=None, metavar="PATH",
                         help="also write the records, with the command and date, to this JSON file (notebook 07 plots "
                              "course_utils/recorded/semi_supervised_labels.json)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
     device = get_device()
     train_labels = load_mnist("train")[1]
     fewest = int(torch.bincount(train_labels).min())

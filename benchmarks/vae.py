@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.arguments import positive_int, positive_ints
+from benchmarks.arguments import parse_with_threads, positive_int, positive_ints
 from benchmarks.mnist_idx import load_mnist_idx
 from course_utils.engine.data import load_mnist
 from course_utils.maths.losses import gaussian_kl
@@ -67,14 +67,11 @@ def main() -> None:
                         help="reference-loop epoch counts, comma-separated")
     parser.add_argument("--iwae-samples", type=positive_int, default=100,
                         help="importance samples for the log p(x) estimate")
-    parser.add_argument("--threads", type=positive_int, default=2,
-                        help="CPU threads for PyTorch (the target machine has 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_with_threads(parser, default=2, meaning="the target machine has 2 cores")
     if not args.test_dir:
         parser.error("give the MNIST test-set folder with --test-dir or MNIST_TEST_DIR (e.g. ../shared/data/mnist/raw)")
 
-    torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     test_images, _ = load_mnist_idx(args.test_dir)
     train_images = torch.cat([load_mnist(split, source="bundled")[0] for split in ("train", "test")])
