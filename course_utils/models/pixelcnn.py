@@ -93,47 +93,85 @@ class GatedLayer(nn.Module):
 
 
 class GatedPixelCNN(nn.Module):
-    """Binarized digits N×1×28×28 → N×1×28×28 logits of p(xᵢ = 1 | x₁ … xᵢ₋₁): ``layers`` gated layers of
-    ``channels`` channels and ``kernel_size`` reach, then 1×1 → ReLU → 1×1 → one logit per pixel."""
+    """A grid side×side of binary pixels or of codes → the logits of each position's conditional given the positions
+    before it in raster order: ``layers`` gated layers of ``channels`` channels and ``kernel_size`` reach, then
+    1×1 → ReLU → 1×1 → the logits.
 
-    def __init__(self, channels: int = 32, layers: int = 8, kernel_size: int = 3):
+    ``categories`` None (notebook 11): binarized digits N×1×side×side in, one logit of p(xᵢ = 1 | x<ᵢ) per pixel out.
+    ``categories`` K (notebook 12's prior over a VQ-VAE's codes): code indices N×side×side in, each embedded as a
+    vector, and K logits of p(cᵢ = k | c<ᵢ) per position out. ``num_classes``: a learned vector per class joins the
+    position maps, so every position knows which digit is asked for (a global input cannot leak a future position).
+    """
+
+    def __init__(self, channels: int = 32, layers: int = 8, kernel_size: int = 3, side: int = SIDE,
+                 categories: int | None = None, num_classes: int | None = None):
         super().__init__()
         if kernel_size < 3 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and ≥ 3, got {kernel_size}")
-        self.layers = nn.ModuleList([GatedLayer(channels, kernel_size, first=True, channels_in=1)]
+        self.categories, self.num_classes = categories, num_classes
+        self.code_embedding = nn.Embedding(categories, channels) if categories else None      # code k → a vector
+        self.layers = nn.ModuleList([GatedLayer(channels, kernel_size, first=True,
+                                                channels_in=channels if categories else 1)]
                                     + [GatedLayer(channels, kernel_size) for _ in range(layers - 1)])
-        # where each pixel is, learned: a convolution alone cannot tell the middle of the image from its corners
-        self.vertical_position = nn.Parameter(torch.zeros(1, channels, SIDE, SIDE))
-        self.horizontal_position = nn.Parameter(torch.zeros(1, channels, SIDE, SIDE))
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
+        # where each position is, learned: a convolution alone cannot tell the middle of the grid from its corners
+        self.vertical_position = nn.Parameter(torch.zeros(1, channels, side, side))
+        self.horizontal_position = nn.Parameter(torch.zeros(1, channels, side, side))
+        self.label_embedding = nn.Embedding(num_classes, channels) if num_classes else None    # class → a vector
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(),
+                                  nn.Conv2d(channels, categories or 1, 1))
 
-    @staticmethod
-    def scaled(x: torch.Tensor) -> torch.Tensor:
-        """Pixels {0, 1} → {−1, 1}, so the zero padding around the image differs from a blank pixel."""
-        return 2 * x - 1
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The first layer's input: pixels {0, 1} → {−1, 1} (so the zero padding differs from a blank pixel), or
+        code indices N×R×W → their embeddings N×channels×R×W."""
+        if self.code_embedding is None:
+            return 2 * x - 1
+        return self.code_embedding(x).permute(0, 3, 1, 2)
 
-    def vertical_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def where(self, position: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """What a layer-0 output learns about its place: the position maps, plus the class vector if conditional."""
+        if self.label_embedding is None:
+            return position
+        if labels is None:
+            raise ValueError("this PixelCNN is class-conditional: pass the labels of the digits to draw or score")
+        return position + self.label_embedding(labels)[:, :, None, None]
+
+    def vertical_features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each layer's vertical pre-activation, shifted down one row: entry l at row r depends on rows < r only."""
-        v, above = self.scaled(x), []
+        v, above = self.inputs(x), []
         for number, layer in enumerate(self.layers):
             pre, v = layer.vertical_step(v)
             if number == 0:
-                v = v + self.vertical_position[:, :, :x.shape[2]]       # rows 0 … R − 1 of the image
+                v = v + self.where(self.vertical_position[:, :, :x.shape[-2]], labels)   # rows 0 … R − 1
             above.append(shift_down(pre))
         return above
 
-    def horizontal_logits(self, x_rows: torch.Tensor, above: list[torch.Tensor], first_row: int = 0) -> torch.Tensor:
-        """The logits of the rows ``x_rows`` (N×1×R×28, the image's rows ``first_row`` … ``first_row`` + R − 1),
-        given the shifted vertical features of the same rows."""
-        h = self.scaled(x_rows)
+    def horizontal_logits(self, x_rows: torch.Tensor, above: list[torch.Tensor], first_row: int = 0,
+                          labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The logits of the rows ``x_rows`` (the grid's rows ``first_row`` … ``first_row`` + R − 1), given the
+        shifted vertical features of the same rows."""
+        h = self.inputs(x_rows)
         for number, (layer, vertical) in enumerate(zip(self.layers, above)):
             h = layer.horizontal_step(h, vertical)
             if number == 0:
-                h = h + self.horizontal_position[:, :, first_row:first_row + x_rows.shape[2]]
+                h = h + self.where(self.horizontal_position[:, :, first_row:first_row + x_rows.shape[-2]], labels)
         return self.head(h)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.horizontal_logits(x, self.vertical_features(x))
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.horizontal_logits(x, self.vertical_features(x, labels), labels=labels)
+
+    @torch.no_grad()
+    def fill(self, x: torch.Tensor, choose, first_row: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Fill the rows ``first_row`` … of the grid ``x`` in raster order, in place: position (r, c) gets
+        ``choose(logits, r, c)``, its logits given everything before it. The vertical stack runs once per row, the
+        horizontal stack once per position on that row alone — exactly the full pass's logits, for a fraction of
+        the work."""
+        side = x.shape[-1]
+        for r in range(first_row, x.shape[-2]):
+            above = [features[..., r:r + 1, :] for features in self.vertical_features(x[..., :r + 1, :], labels)]
+            for c in range(side):
+                logits = self.horizontal_logits(x[..., r:r + 1, :], above, first_row=r, labels=labels)
+                x[..., r, c] = choose(logits[..., 0, c], r, c)
+        return x
 
 
 class PixelCNN(GenerativeModel):
@@ -183,12 +221,6 @@ class PixelCNN(GenerativeModel):
         return self._draw(kept, u, first_row=rows)
 
     def _draw(self, x: torch.Tensor, u: torch.Tensor, first_row: int) -> torch.Tensor:
-        """Fill the rows ``first_row`` … 27 of ``x`` in raster order, pixel i = 1 when uᵢ < p(xᵢ = 1 | x<ᵢ): the
-        vertical stack runs once per row, the horizontal stack once per pixel on that row alone."""
+        """Fill the rows ``first_row`` … 27 of ``x`` in raster order, pixel i = 1 when uᵢ < p(xᵢ = 1 | x<ᵢ)."""
         with evaluating(self.network) as net:
-            for r in range(first_row, SIDE):
-                above = [features[:, :, r:r + 1] for features in net.vertical_features(x[:, :, :r + 1])]
-                for c in range(SIDE):
-                    logits = net.horizontal_logits(x[:, :, r:r + 1], above, first_row=r)
-                    x[:, :, r, c] = (u[:, :, r, c] < torch.sigmoid(logits[:, :, 0, c])).to(x.dtype)
-        return x
+            return net.fill(x, lambda logits, r, c: (u[:, :, r, c] < torch.sigmoid(logits)).to(x.dtype), first_row)
