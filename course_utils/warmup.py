@@ -18,11 +18,13 @@ from .training.classifier import ClassifierRecipe
 from .training.conditional import CGANRecipe
 from .training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
 from .training.flow_matching import FlowRecipe
+from .training.latent_models import CodePriorRecipe, LatentFlowRecipe
 from .training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from .training.mlp_gan import MLPGANRecipe
 from .training.progressive import ProgressiveRecipe
 from .training.semi_supervised import notebook_recipes as semi_supervised_recipes
 from .training.vae import VAERecipe
+from .training.vqvae import VQVAERecipe
 from .training.wgan import WGANGPRecipe
 
 
@@ -46,6 +48,11 @@ def notebook_recipes() -> dict[str, Recipe]:
         "PixelCNN (notebook 11)": PixelCNNRecipe(),
         "RealNVP flow (notebook 11)": RealNVPRecipe(),
         "VAE on binarized digits (notebook 11)": VAERecipe(binarized=True),
+        "VQ-VAE (notebook 12)": VQVAERecipe(),
+        "VQ-VAE without restarts of unused codes (notebook 12)": VQVAERecipe(restart_dead=False),
+        "PixelCNN prior over the codes (notebook 12)": CodePriorRecipe(),
+        "class-conditional PixelCNN prior over the codes (notebook 12)": CodePriorRecipe(conditional=True),
+        "latent flow matching (notebook 12)": LatentFlowRecipe(),
     }
     warmed = {recipe.key() for recipe in recipes.values()}
     for name, key in COURSE_MODELS.items():

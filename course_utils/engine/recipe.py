@@ -123,6 +123,11 @@ LIMITS: Mapping[str, Limit] = types.MappingProxyType({
     "steps": _count("a number of steps"),
     "warmup_steps": _count("steps of learning-rate warm-up"),
     "per_class": _count("labelled digits per class; None labels every digit"),
+    "codebook_size": _count("the number of vectors in the codebook"),
+    "code_dim": _count("the length of each codebook vector"),
+    "layers": _count("the number of layers"),
+    "blocks": _count("the number of residual blocks"),
+    "restart_every": _count("steps between restarts of unused codes"),
     # whole numbers ≥ 0
     "seed": _at_least_zero("the random seed"),
     "label_seed": _at_least_zero("the seed that draws the labelled digits"),
@@ -145,6 +150,7 @@ LIMITS: Mapping[str, Limit] = types.MappingProxyType({
     # weights ≥ 0 (the gradient penalty's > 0: the WGAN-GP critic step refuses 0)
     "guidance": _at_least_zero("the classifier-free guidance weight"),
     "pixel_weight": _at_least_zero("the weight of the pixel term"),
+    "commitment": _at_least_zero("the weight β of the commitment loss"),
     "penalty_weight": _positive("the gradient penalty's weight λ"),
     # words from a fixed vocabulary, kept beside the code that reads them
     "loss": Limit("the GAN's loss", choices="maths.losses:GAN_LOSSES"),
@@ -359,6 +365,11 @@ class Recipe:
         """A fresh, untrained model with this recipe's sizes."""
         raise NotImplementedError(f"{type(self).__name__} does not say how to build its model")
 
+    def requires(self) -> tuple[Recipe, ...]:
+        """The recipes of the trained models this one builds on (``fit`` loads them with ``pretrained``): none here.
+        Their keys join this recipe's :meth:`key`, so a retrained autoencoder retrains what was built on it."""
+        return ()
+
     def fit(self, model: nn.Module, device: torch.device | str | None) -> dict[str, Any]:
         """Train ``model`` in place on ``device`` and return numbers worth keeping with it (test accuracy, curves, …)."""
         raise NotImplementedError(f"the {self.name} is trained in its notebook, not cached: {type(self).__name__} has no fit()")
@@ -409,10 +420,12 @@ class Recipe:
         """``<name>-<hash of the class and every field>``: the cache file's name, different for any change of a field.
 
         The class is named with its module, so two recipe classes of the same name in different modules never share
-        a cache file. A class's :attr:`revision` above 0 joins the hash, so old cache files stop matching."""
+        a cache file. A class's :attr:`revision` above 0 joins the hash, so old cache files stop matching, and so do
+        the keys of the recipes it :meth:`requires`."""
         cls = type(self)
         number = cls.revision + (1 if getattr(self, "average_decay", 0.0) else 0)
         revision = {"revision": number} if number else {}
-        text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **revision, **self.fields()},
+        built_on = {"requires": [recipe.key() for recipe in self.requires()]} if self.requires() else {}
+        text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **revision, **built_on, **self.fields()},
                           sort_keys=True, default=str)
         return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

@@ -3,7 +3,8 @@
 A model is named by its key (``vae``, ``mlp_gan``, ``dcgan``; notebook 06's ``cgan``, ``wgan_gp``, ``sngan``;
 notebook 07's ``semi_supervised``, whose generator was trained to help a classifier, not to draw well; notebook 10's
 flow-matching ``diffusion`` and its class-conditional, guided ``diffusion_cond``; notebook 11's ``pixelcnn`` and
-``realnvp``, trained for likelihood) and
+``realnvp``, trained for likelihood; notebook 12's ``vqvae_prior`` and ``vqvae_prior_cond``, a PixelCNN over a VQ-VAE's
+codes, and ``latent_flow``, flow matching on its latents) and
 defined by its recipe's full-mode (or, with ``COURSE_QUICK=1``, quick-mode) values. :func:`score_model` trains it once
 (or loads it from the cache), draws samples with a fixed seed, and judges them with
 :func:`course_utils.evaluation.metrics.quality_scores` against the held-out test digits, the same numbers for every model; a
@@ -27,6 +28,7 @@ from ..training.classifier import ClassifierRecipe
 from ..training.conditional import CGANRecipe
 from ..training.dcgan import DCGANRecipe, SNGANRecipe
 from ..training.flow_matching import FlowRecipe
+from ..training.latent_models import CodePriorRecipe, LatentFlowRecipe
 from ..training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from ..training.mlp_gan import MLPGANRecipe
 from ..training.semi_supervised import SemiSupervisedRecipe
@@ -39,12 +41,16 @@ RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGAN
                                              "cgan": CGANRecipe, "wgan_gp": WGANGPRecipe, "sngan": SNGANRecipe,
                                              "semi_supervised": SemiSupervisedRecipe, "diffusion": FlowRecipe,
                                              "diffusion_cond": functools.partial(FlowRecipe, conditional=True),
-                                             "pixelcnn": PixelCNNRecipe, "realnvp": RealNVPRecipe}
+                                             "pixelcnn": PixelCNNRecipe, "realnvp": RealNVPRecipe,
+                                             "vqvae_prior": CodePriorRecipe,
+                                             "vqvae_prior_cond": functools.partial(CodePriorRecipe, conditional=True),
+                                             "latent_flow": LatentFlowRecipe}
 
 COURSE_MODELS = {"VAE (03)": "vae", "MLP GAN (04)": "mlp_gan", "DCGAN (05)": "dcgan", "conditional GAN (06)": "cgan",
                  "WGAN-GP (06)": "wgan_gp", "SN-GAN (06)": "sngan", "semi-supervised GAN (07)": "semi_supervised",
                  "flow matching (10)": "diffusion", "flow matching, guided (10)": "diffusion_cond",
-                 "PixelCNN (11)": "pixelcnn", "RealNVP flow (11)": "realnvp"}
+                 "PixelCNN (11)": "pixelcnn", "RealNVP flow (11)": "realnvp", "VQ-VAE + code prior (12)": "vqvae_prior",
+                 "VQ-VAE + code prior, conditional (12)": "vqvae_prior_cond", "latent flow matching (12)": "latent_flow"}
 """Notebook 08's leaderboard, display name → model key: every generative model the course trains (``make warmup``
 caches each)."""
 
