@@ -18,7 +18,7 @@ from .training.classifier import ClassifierRecipe
 from .training.conditional import CGANRecipe
 from .training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
 from .training.flow_matching import FlowRecipe
-from .training.latent_models import CodePriorRecipe, LatentFlowRecipe
+from .training.latent_models import CodePriorRecipe, ConditionalCodePriorRecipe, LatentFlowRecipe
 from .training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from .training.mlp_gan import MLPGANRecipe
 from .training.progressive import ProgressiveRecipe
@@ -51,7 +51,7 @@ def notebook_recipes() -> dict[str, Recipe]:
         "VQ-VAE (notebook 12)": VQVAERecipe(),
         "VQ-VAE without restarts of unused codes (notebook 12)": VQVAERecipe(restart_dead=False),
         "PixelCNN prior over the codes (notebook 12)": CodePriorRecipe(),
-        "class-conditional PixelCNN prior over the codes (notebook 12)": CodePriorRecipe(conditional=True),
+        "class-conditional PixelCNN prior over the codes (notebook 12)": ConditionalCodePriorRecipe(),
         "latent flow matching (notebook 12)": LatentFlowRecipe(),
     }
     warmed = {recipe.key() for recipe in recipes.values()}

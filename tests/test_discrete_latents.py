@@ -310,6 +310,26 @@ def test_drawn_codes_are_the_inverse_cdf_picks_of_the_full_pass_conditionals(vqv
         assert torch.equal(codes[:, r, c], pick_from(probabilities[:, :, r, c], u[:, i])), (r, c)
 
 
+@pytest.mark.parametrize("guidance", [0.0, 2.5])
+def test_guided_codes_are_the_picks_of_the_guided_full_pass_logits(vqvae, guidance):
+    """ℓ = ℓ(∅) + s·(ℓ(y) − ℓ(∅)) at every position, each from a full pass over the finished grid: class 10 is "no
+    label"; guidance 0 draws from the unlabelled prior, and the labelled and unlabelled halves get the same codes."""
+    prior = small_prior(vqvae, 10)
+    prior.guidance = guidance
+    u = torch.rand(4, POSITIONS, generator=torch.Generator().manual_seed(5))
+    labels = torch.tensor([0, 3, 3, 9])
+    codes = prior.draw_codes(u, labels)
+    assert codes.shape == (4, GRID, GRID)
+    with torch.no_grad():
+        labelled, unlabelled = prior.network(codes, labels), prior.network(codes, torch.full_like(labels, 10))
+    logits = unlabelled + guidance * (labelled - unlabelled)
+    for i in range(POSITIONS):
+        r, c = divmod(i, GRID)
+        assert torch.equal(codes[:, r, c], pick_from(logits[:, :, r, c].softmax(1), u[:, i])), (r, c)
+    prior.guidance = 1.0
+    assert not torch.equal(prior.draw_codes(u, labels), codes), "guidance changes the draw"
+
+
 def test_fill_from_a_later_row_keeps_the_rows_above_and_draws_the_rest_from_their_conditionals():
     net = code_net()
     given = random_codes(2, seed=6, categories=10)

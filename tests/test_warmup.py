@@ -11,7 +11,7 @@ from course_utils.training.classifier import ClassifierRecipe
 from course_utils.training.conditional import CGANRecipe
 from course_utils.training.dcgan import CheckpointedDCGANRecipe, DCGANRecipe, SNGANRecipe
 from course_utils.training.flow_matching import FlowRecipe
-from course_utils.training.latent_models import CodePriorRecipe, LatentFlowRecipe
+from course_utils.training.latent_models import CodePriorRecipe, ConditionalCodePriorRecipe, LatentFlowRecipe
 from course_utils.training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from course_utils.training.mlp_gan import MLPGANRecipe
 from course_utils.training.progressive import ProgressiveRecipe
@@ -23,7 +23,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECIPES = {recipe.__name__: recipe for recipe in (ClassifierRecipe, DCGANRecipe, MLPGANRecipe, VAERecipe, CGANRecipe,
                                                   WGANGPRecipe, CheckpointedDCGANRecipe, SNGANRecipe, FlowRecipe,
                                                   ProgressiveRecipe, PixelCNNRecipe, RealNVPRecipe, VQVAERecipe,
-                                                  CodePriorRecipe, LatentFlowRecipe)}
+                                                  CodePriorRecipe, ConditionalCodePriorRecipe, LatentFlowRecipe)}
 
 
 def test_warm_all_loads_every_model_once_on_the_given_device(monkeypatch, capsys):

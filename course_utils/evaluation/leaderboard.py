@@ -28,7 +28,7 @@ from ..training.classifier import ClassifierRecipe
 from ..training.conditional import CGANRecipe
 from ..training.dcgan import DCGANRecipe, SNGANRecipe
 from ..training.flow_matching import FlowRecipe
-from ..training.latent_models import CodePriorRecipe, LatentFlowRecipe
+from ..training.latent_models import CodePriorRecipe, ConditionalCodePriorRecipe, LatentFlowRecipe
 from ..training.likelihood import PixelCNNRecipe, RealNVPRecipe
 from ..training.mlp_gan import MLPGANRecipe
 from ..training.semi_supervised import SemiSupervisedRecipe
@@ -43,7 +43,7 @@ RECIPES: dict[str, Callable[..., Recipe]] = {"vae": VAERecipe, "mlp_gan": MLPGAN
                                              "diffusion_cond": functools.partial(FlowRecipe, conditional=True),
                                              "pixelcnn": PixelCNNRecipe, "realnvp": RealNVPRecipe,
                                              "vqvae_prior": CodePriorRecipe,
-                                             "vqvae_prior_cond": functools.partial(CodePriorRecipe, conditional=True),
+                                             "vqvae_prior_cond": ConditionalCodePriorRecipe,
                                              "latent_flow": LatentFlowRecipe}
 
 COURSE_MODELS = {"VAE (03)": "vae", "MLP GAN (04)": "mlp_gan", "DCGAN (05)": "dcgan", "conditional GAN (06)": "cgan",

@@ -25,19 +25,23 @@ def pick_from(probabilities: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 class CodePrior(GenerativeModel):
     """A VQ-VAE (frozen) and a PixelCNN over its code grids, with the course's four verbs. The latent is the
     randomness of drawing: 49 numbers u ~ U[0, 1], one per position, and position i takes the code whose slice of
-    [0, 1] under p(cᵢ | c<ᵢ) holds uᵢ — the same u, the same digit. ``num_classes`` = 10 for the class-conditional
-    prior (``decode(u, labels)``)."""
+    [0, 1] under p(cᵢ | c<ᵢ) holds uᵢ — the same u, the same digit.
+
+    ``num_classes`` = 10 makes the class-conditional prior (``decode(u, labels)``). Its network has one class row
+    more, ``num_classes`` itself, meaning "no label": trained with some labels dropped to it, the prior can draw with
+    classifier-free guidance (Ho & Salimans, 2022, notebook 10), each position's logits pushed from the unlabelled ones
+    towards, and past, the labelled ones: ℓ = ℓ(∅) + ``guidance``·(ℓ(y) − ℓ(∅)). Guidance 1 draws from p(c | y)."""
 
     latent_dim = GRID * GRID
     prior = "uniform"
 
     def __init__(self, autoencoder: VQVAE, channels: int = 64, layers: int = 5, kernel_size: int = 3,
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, guidance: float = 1.0):
         super().__init__()
         self.autoencoder = autoencoder.requires_grad_(False)
-        self.num_classes = num_classes
+        self.num_classes, self.guidance = num_classes, guidance
         self.network = GatedPixelCNN(channels, layers, kernel_size, side=GRID, categories=autoencoder.codebook_size,
-                                     num_classes=num_classes)
+                                     num_classes=num_classes + 1 if num_classes else None)
 
     def checked_labels(self, labels: torch.Tensor | None, count: int, drawing: bool = True) -> torch.Tensor | None:
         """The labels a conditional prior needs, checked (when ``drawing``, its default ones if None); None for an
@@ -60,12 +64,23 @@ class CodePrior(GenerativeModel):
     @torch.no_grad()
     def draw_codes(self, u: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Code grids N×7×7 drawn position by position in raster order, position i taking the code whose slice of
-        [0, 1] under p(cᵢ | c<ᵢ) holds ``u[:, i]`` (u: N×49)."""
+        [0, 1] under p(cᵢ | c<ᵢ) holds ``u[:, i]`` (u: N×49); with guidance, the labelled and unlabelled logits of
+        each position come from one batch of 2N grids that receive the same codes."""
         labels = self.checked_labels(labels, len(u))
-        codes = torch.zeros(len(u), GRID, GRID, dtype=torch.long, device=u.device)
+        guided = labels is not None and self.guidance != 1.0
+        codes = torch.zeros(len(u) * (2 if guided else 1), GRID, GRID, dtype=torch.long, device=u.device)
+        if guided:
+            labels = torch.cat([labels, torch.full_like(labels, self.num_classes)])      # then "no label"
+
+        def choose(logits: torch.Tensor, row: int, column: int) -> torch.Tensor:
+            if guided:
+                labelled, unlabelled = logits.chunk(2)
+                logits = unlabelled + self.guidance * (labelled - unlabelled)
+            chosen = pick_from(logits.softmax(1), u[:, row * GRID + column])
+            return chosen.repeat(2) if guided else chosen
+
         with evaluating(self.network) as network:
-            return network.fill(codes, lambda logits, r, c: pick_from(logits.softmax(1), u[:, r * GRID + c]),
-                                labels=labels)
+            return network.fill(codes, choose, labels=labels)[:len(u)]
 
     def _decode(self, u: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Digits N×1×28×28: code grids drawn from ``u`` (and ``labels``), painted by the VQ-VAE's decoder."""

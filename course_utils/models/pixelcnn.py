@@ -77,18 +77,20 @@ class GatedLayer(nn.Module):
         self.link = nn.Conv2d(2 * p, 2 * p, 1)                                          # vertical → horizontal
         self.out = nn.Conv2d(p, p, 1)
 
-    def vertical_step(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Vertical features N×C×H×W → (pre-activation 2p, gated p), row r computed from rows r − half … r."""
-        pre = self.vertical(F.pad(v, (self.half, self.half, self.half, 0)))
+    def vertical_step(self, v: torch.Tensor, bias: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vertical features N×C×H×W → (pre-activation 2p, gated p), row r computed from rows r − half … r; ``bias``
+        (N×2p×1×1, the class's vector in a conditional network) is added before the gate."""
+        pre = self.vertical(F.pad(v, (self.half, self.half, self.half, 0))) + bias
         return pre, gate(pre)
 
-    def horizontal_step(self, h: torch.Tensor, vertical_pre_above: torch.Tensor) -> torch.Tensor:
+    def horizontal_step(self, h: torch.Tensor, vertical_pre_above: torch.Tensor,
+                        bias: torch.Tensor | float = 0.0) -> torch.Tensor:
         """Horizontal features N×C×H×W (any number of rows) and the vertical pre-activation of the row above each
-        row → the next horizontal features, N×p×H×W."""
+        row → the next horizontal features, N×p×H×W (``bias`` as in :meth:`vertical_step`)."""
         pre = self.horizontal(F.pad(h, (self.half, 0, 0, 0)))
         if self.first:                  # mask A: a 1×half kernel gives W + 1 columns; column c covers c − half … c − 1
             pre = pre[..., :-1]
-        out = self.out(gate(pre + self.link(vertical_pre_above)))
+        out = self.out(gate(pre + self.link(vertical_pre_above) + bias))
         return out if self.first else h + out
 
 
@@ -99,8 +101,9 @@ class GatedPixelCNN(nn.Module):
 
     ``categories`` None (notebook 11): binarized digits N×1×side×side in, one logit of p(xᵢ = 1 | x<ᵢ) per pixel out.
     ``categories`` K (notebook 12's prior over a VQ-VAE's codes): code indices N×side×side in, each embedded as a
-    vector, and K logits of p(cᵢ = k | c<ᵢ) per position out. ``num_classes``: a learned vector per class joins the
-    position maps, so every position knows which digit is asked for (a global input cannot leak a future position).
+    vector, and K logits of p(cᵢ = k | c<ᵢ) per position out. ``num_classes``: every layer adds a learned vector of
+    the class to both stacks before their gates (van den Oord et al., 2016b), so every position knows which digit
+    is asked for (an input that is the same everywhere cannot leak a future position).
     """
 
     def __init__(self, channels: int = 32, layers: int = 8, kernel_size: int = 3, side: int = SIDE,
@@ -116,7 +119,8 @@ class GatedPixelCNN(nn.Module):
         # where each position is, learned: a convolution alone cannot tell the middle of the grid from its corners
         self.vertical_position = nn.Parameter(torch.zeros(1, channels, side, side))
         self.horizontal_position = nn.Parameter(torch.zeros(1, channels, side, side))
-        self.label_embedding = nn.Embedding(num_classes, channels) if num_classes else None    # class → a vector
+        self.label_embeddings = nn.ModuleList([nn.Embedding(num_classes, 2 * channels) for _ in range(layers)]
+                                              ) if num_classes else None            # class → a vector per layer
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(),
                                   nn.Conv2d(channels, categories or 1, 1))
 
@@ -127,21 +131,21 @@ class GatedPixelCNN(nn.Module):
             return 2 * x - 1
         return self.code_embedding(x).permute(0, 3, 1, 2)
 
-    def where(self, position: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """What a layer-0 output learns about its place: the position maps, plus the class vector if conditional."""
-        if self.label_embedding is None:
-            return position
+    def class_biases(self, labels: torch.Tensor | None) -> list[torch.Tensor | float]:
+        """Each layer's class vector N×2p×1×1 for ``labels`` (0 for every layer of an unconditional network)."""
+        if self.label_embeddings is None:
+            return [0.0] * len(self.layers)
         if labels is None:
             raise ValueError("this PixelCNN is class-conditional: pass the labels of the digits to draw or score")
-        return position + self.label_embedding(labels)[:, :, None, None]
+        return [embedding(labels)[:, :, None, None] for embedding in self.label_embeddings]
 
     def vertical_features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each layer's vertical pre-activation, shifted down one row: entry l at row r depends on rows < r only."""
         v, above = self.inputs(x), []
-        for number, layer in enumerate(self.layers):
-            pre, v = layer.vertical_step(v)
+        for number, (layer, bias) in enumerate(zip(self.layers, self.class_biases(labels))):
+            pre, v = layer.vertical_step(v, bias)
             if number == 0:
-                v = v + self.where(self.vertical_position[:, :, :x.shape[-2]], labels)   # rows 0 … R − 1
+                v = v + self.vertical_position[:, :, :x.shape[-2]]       # rows 0 … R − 1 of the grid
             above.append(shift_down(pre))
         return above
 
@@ -150,10 +154,10 @@ class GatedPixelCNN(nn.Module):
         """The logits of the rows ``x_rows`` (the grid's rows ``first_row`` … ``first_row`` + R − 1), given the
         shifted vertical features of the same rows."""
         h = self.inputs(x_rows)
-        for number, (layer, vertical) in enumerate(zip(self.layers, above)):
-            h = layer.horizontal_step(h, vertical)
+        for number, (layer, vertical, bias) in enumerate(zip(self.layers, above, self.class_biases(labels))):
+            h = layer.horizontal_step(h, vertical, bias)
             if number == 0:
-                h = h + self.where(self.horizontal_position[:, :, first_row:first_row + x_rows.shape[-2]], labels)
+                h = h + self.horizontal_position[:, :, first_row:first_row + x_rows.shape[-2]]
         return self.head(h)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
