@@ -36,8 +36,8 @@ class SelfAttention(nn.Module):
 
 class LatentVelocity(nn.Module):
     """(latent grid x_t N×D×7×7, time t) → the velocity at x_t, N×D×7×7: a 3×3 stem, ``blocks`` residual blocks of
-    ``width`` channels at 7×7 (each adds the time embedding) with self-attention over the 49 positions halfway, and a
-    3×3 head that starts at 0."""
+    ``width`` channels at 7×7 (each adds the time embedding), self-attention over the 49 positions after every second
+    block, and a 3×3 head that starts at 0."""
 
     def __init__(self, code_dim: int, width: int = 64, blocks: int = 4):
         super().__init__()
@@ -45,7 +45,7 @@ class LatentVelocity(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.SiLU(), nn.Linear(4 * width, 4 * width))  # N×4w
         self.stem = nn.Conv2d(code_dim, width, 3, padding=1)                                     # N×w×7×7
         self.blocks = nn.ModuleList([ResidualBlock(width, width, 4 * width) for _ in range(blocks)])  # N×w×7×7
-        self.attention = SelfAttention(width)                                                    # N×w×7×7
+        self.attentions = nn.ModuleList([SelfAttention(width) for _ in range(blocks // 2)])     # N×w×7×7
         self.head = nn.Sequential(nn.GroupNorm(8, width), nn.SiLU(), nn.Conv2d(width, code_dim, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight)                # start by predicting velocity 0 everywhere
         nn.init.zeros_(self.head[-1].bias)
@@ -54,9 +54,9 @@ class LatentVelocity(nn.Module):
         embedding = self.time_mlp(time_embedding(t, self.width))
         h = self.stem(x)
         for number, block in enumerate(self.blocks):
-            if number == len(self.blocks) // 2:
-                h = self.attention(h)
             h = block(h, embedding)
+            if number % 2 == 1:                               # after every second block: all 49 positions mix
+                h = self.attentions[number // 2](h)
         return self.head(h)
 
 
