@@ -53,6 +53,9 @@ METRICS: dict[str, Metric] = {metric.key: metric for metric in [
     Metric("test_nll_nats", "−log p(x), nats", "lower", ".1f"),
     Metric("bits_per_dim", "bits/dim", "lower", ".3f"),
     Metric("sample_seconds_64", "64 samples, s", None, ".2f"),
+    Metric("ms_per_digit", "ms per digit", "lower", ".2f"),
+    Metric("pixel_ms_per_digit", "pixel model, ms per digit", None, ".2f"),
+    Metric("speedup", "× faster", "higher", ".1f"),
 ]}
 """Every metric a course table shows, by key (the keys of ``quality_scores`` and ``all_metrics``)."""
 
