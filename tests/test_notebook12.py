@@ -123,7 +123,9 @@ def test_the_notebook_vqvae_step_takes_the_same_adam_steps_as_the_recipe(bundled
 def test_the_notebook_prior_step_takes_the_same_adam_steps_as_the_recipe(bundled_mnist, capsys):
     (images, _), _ = bundled_mnist
     digits = images[:BATCH]
-    recipe = CodePriorRecipe(channels=8, layers=2, **TINY)
+    # 3-wide kernels: with the 5-wide default this comparison failed at 2 threads, two copies ending just over 1e-6
+    # apart (rounding in the gradients of rarely reached taps, which Adam's step enlarges)
+    recipe = CodePriorRecipe(channels=8, layers=2, kernel_size=3, **TINY)
     torch.manual_seed(0)
     autoencoder = _spread(VQVAE(16, 4, 8), images[BATCH:BATCH + 64])
     library = CodePrior(autoencoder, recipe.channels, recipe.layers, recipe.kernel_size)
