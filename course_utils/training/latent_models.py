@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from ..engine.checkpoints import pretrained
 from ..engine.config import budget
 from ..engine.data import Minibatches, load_mnist, random_shift
-from ..engine.recipe import LIMITS, Limit, Recipe
+from ..engine.recipe import Recipe
 from ..engine.train import History, RunningAverage, train
 from ..models.code_prior import CodePrior
 from ..models.generative import evaluating
 from ..models.latent_flow import LatentFlow
 from .flow_matching import flow_matching_loss
-from .likelihood import cosine_schedule
+from .likelihood import GATED_LIMITS, cosine_schedule, refuse_even_kernel
 from .record import Snapshots, progress_epochs, training_record
 from .vqvae import VQVAERecipe
 
@@ -58,7 +58,7 @@ class CodePriorRecipe(Recipe):
     images, 7.62 / 34.2 (334 s). The recipe keeps that network and 136,000 images, to stay under five minutes."""
 
     name = "code prior"
-    limits = {**LIMITS, "kernel_size": Limit("the reach of each layer's convolutions (odd)", low=3)}
+    limits = GATED_LIMITS
     conditional: bool = False
     channels: int = 96
     layers: int = 6
@@ -74,10 +74,7 @@ class CodePriorRecipe(Recipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"CodePriorRecipe(kernel_size={self.kernel_size!r}) is refused: a gated layer reaches "
-                             f"k // 2 positions each way, so k must be odd. Fix: give kernel_size an odd whole number "
-                             f"≥ 3, e.g. kernel_size=5 (the default).")
+        refuse_even_kernel(self)
 
     @property
     def uses_labels(self) -> bool:

@@ -21,6 +21,20 @@ from ..models.pixelcnn import PixelCNN
 from ..models.realnvp import RealNVP
 from .record import Snapshots, progress_epochs, training_record
 
+GATED_LIMITS = {**LIMITS, "layers": Limit("gated layers", low=1),
+                "kernel_size": Limit("the reach of each layer's convolutions (odd)", low=3)}
+"""The ranges of a gated PixelCNN's fields, for every recipe that builds one (notebook 11's and notebook 12's)."""
+
+
+def refuse_even_kernel(recipe: Recipe) -> None:
+    """Refuse a gated PixelCNN's even ``kernel_size`` when the recipe is made: a gated layer reaches k // 2 positions
+    each way, so k must be odd (``GATED_LIMITS`` already refuses k < 3)."""
+    if recipe.kernel_size % 2 == 0:
+        raise ValueError(f"{type(recipe).__name__}(kernel_size={recipe.kernel_size!r}) is refused: a gated layer "
+                         f"reaches k // 2 positions each way, so k must be odd. Fix: give kernel_size an odd whole "
+                         f"number ≥ 3, e.g. kernel_size=5 (the default).")
+
+
 def discrete_bits_per_dim(nats_per_image: float) -> float:
     """A flow's −log p(y) of dequantized values y ∈ [0, 1)⁷⁸⁴ (nats per image) → the bound it gives on the 8-bit
     digits' −log₂ P(x) per pixel: the density on the 0 … 256 scale is 256⁻⁷⁸⁴ times smaller, so add 8 bits."""
@@ -55,8 +69,7 @@ class PixelCNNRecipe(Recipe):
     images (992 steps, about 4 minutes) leave room in notebook 11's first run for the flow."""
 
     name = "PixelCNN"
-    limits = {**LIMITS, "layers": Limit("gated layers", low=1),
-              "kernel_size": Limit("the reach of each layer's convolutions (odd)", low=3)}
+    limits = GATED_LIMITS
     channels: int = 32
     layers: int = 4
     kernel_size: int = 5
@@ -68,10 +81,7 @@ class PixelCNNRecipe(Recipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"PixelCNNRecipe(kernel_size={self.kernel_size!r}) is refused: a gated layer reaches "
-                             f"k // 2 pixels each way, so k must be odd. Fix: give kernel_size an odd whole number ≥ 3, "
-                             f"e.g. kernel_size=5 (the default).")
+        refuse_even_kernel(self)
 
     def build(self) -> PixelCNN:
         return PixelCNN(self.channels, self.layers, self.kernel_size)
