@@ -1,40 +1,25 @@
 """Issue 29: every recipe of the course trains through the one engine and gets the same protections.
 
-The recipes are found by walking the package (:func:`course_recipe_classes`), so a new recipe is covered here without
-editing this file: Ctrl-C after the first step returns the partial model uncached and the next call trains again; a
-learning rate ×1000 stops with advice and caches nothing; images ×255 or stored as uint8 are refused at the entry.
+The recipes are found by walking the package (:func:`~course_utils.engine.recipe.course_recipe_classes`), so a new
+recipe is covered here without editing this file: Ctrl-C after the first step returns the partial model uncached and
+the next call trains again; a learning rate ×1000 stops with advice and caches nothing; images ×255 or stored as uint8
+are refused at the entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-import course_utils
 from course_utils.engine.checkpoints import pretrained
 from course_utils.engine.config import cache_dir
 from course_utils.engine.data import load_mnist
-from course_utils.engine.recipe import Recipe
+from course_utils.engine.recipe import Recipe, course_recipe_classes
 from course_utils.engine.train import TrainingDiverged
 from course_utils.training.flow_matching import FlowRecipe
-
-
-def course_recipe_classes() -> list[type[Recipe]]:
-    """Every concrete recipe class defined in ``course_utils`` (one that says how to build its model)."""
-    for module in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
-        importlib.import_module(module.name)
-    found, todo = [], [Recipe]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("course_utils.") and cls.build is not Recipe.build and cls not in found:
-            found.append(cls)
-    return sorted(found, key=lambda cls: cls.__qualname__)
 
 
 RECIPES = course_recipe_classes()

@@ -47,7 +47,7 @@ def test_class_means_shape_and_missing_class():
 @pytest.mark.parametrize("bad, message", [
     (torch.tensor([0.0, 1.0]), "integer digit labels"),
     (torch.tensor([[1, 2]]), "1-D"),
-    (torch.tensor([3, 10]), "0…9"),
+    (torch.tensor([3, 10]), "0 … 9"),
 ])
 def test_bad_labels_are_explained(bad, message):
     with pytest.raises(ValueError, match=message):

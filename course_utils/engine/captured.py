@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 
 import torch
@@ -35,6 +36,27 @@ def optimizer_options(device: torch.device | str) -> dict:
     a replayed update reads the current count instead of the one frozen into the graph; ``fused=True`` updates all
     weights in one kernel instead of a dozen (measured: 6–10 % more steps per second on an H200)."""
     return {"capturable": True, "fused": True} if graphs_enabled(device) else {}
+
+
+_made_for_capture: weakref.WeakSet = weakref.WeakSet()
+
+
+def adam(parameters, *, device: torch.device | str, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+         options: dict | None = None) -> torch.optim.Adam:
+    """Adam for a step that may be captured on ``device``: with :func:`optimizer_options`, unless ``options``
+    replaces them (e.g. to time the classic optimiser). Every recipe makes its optimisers here, and the capture audit
+    (:mod:`course_utils.engine.capture_audit`) checks that a step's optimisers were."""
+    needed = optimizer_options(device)
+    options = needed if options is None else options
+    optimizer = torch.optim.Adam(parameters, lr=lr, betas=betas, **options)
+    if all(options.get(name) == value for name, value in needed.items()):
+        _made_for_capture.add(optimizer)
+    return optimizer
+
+
+def made_for_capture(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer`` came from :func:`adam` with the options a captured step on its device needs."""
+    return optimizer in _made_for_capture
 
 
 class CapturedStep:
@@ -137,6 +159,32 @@ def capture_step(step: Callable[..., Mapping[str, torch.Tensor]], device: torch.
         return step
     torch.backends.cudnn.benchmark = True
     return CapturedStep(step)
+
+
+def schedule_stepper(schedule, on_graph: bool) -> Callable[[], None]:
+    """What the engine calls after every step to advance a learning-rate ``schedule`` (one scheduler, a list of them,
+    or None for none).
+
+    A captured step would freeze a learning rate held as a Python number at its first value. So for a graph
+    (``on_graph``) each parameter group's rate becomes a tensor on the weights' device, which the graph reads at every
+    replay, and the new rate the schedule sets is written into that same tensor (newer PyTorch does so itself; older
+    versions put a number back, which is copied in).
+    """
+    schedules = [] if schedule is None else list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
+    groups = [group for each in schedules for group in each.optimizer.param_groups]
+    rates = [torch.tensor(float(group["lr"]), device=group["params"][0].device) for group in groups] if on_graph else []
+    for group, rate in zip(groups, rates):
+        group["lr"] = rate
+
+    def advance() -> None:
+        for each in schedules:
+            each.step()
+        for group, rate in zip(groups, rates):
+            if group["lr"] is not rate:
+                rate.fill_(float(group["lr"]))
+                group["lr"] = rate
+
+    return advance
 
 
 def speed_line(description: str, history, batch_size: int, device: torch.device | str, how: str) -> str:

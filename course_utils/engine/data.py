@@ -21,6 +21,8 @@ import math
 import numbers
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -268,8 +270,24 @@ def check_digit_batch(x: torch.Tensor) -> None:
     check_pixel_range(x)
 
 
+_labels_checked_at_entry: list[bool] = []
+
+
+@contextmanager
+def labels_checked_at_entry() -> Iterator[None]:
+    """Inside, :func:`check_labels` checks the labels' dtype and shape but not their range: the engine checked the
+    range once, when training began (``Recipe.train_on``), and reading it on the host at every step would keep the
+    step from being captured as a CUDA graph."""
+    _labels_checked_at_entry.append(True)
+    try:
+        yield
+    finally:
+        _labels_checked_at_entry.pop()
+
+
 def check_labels(labels: torch.Tensor, count: int, num_classes: int = 10) -> torch.Tensor:
-    """``labels`` if it holds ``count`` integer classes in 0 … num_classes − 1; a ValueError naming the fix otherwise."""
+    """``labels`` if it holds ``count`` integer classes in 0 … num_classes − 1; a ValueError naming the fix otherwise
+    (the range is not read again inside :func:`labels_checked_at_entry`)."""
     if not isinstance(labels, torch.Tensor):
         raise ValueError(f"labels must be a tensor of class indices, got {type(labels).__name__}; "
                          "use torch.tensor(labels)")
@@ -277,7 +295,7 @@ def check_labels(labels: torch.Tensor, count: int, num_classes: int = 10) -> tor
         raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}; use labels.long()")
     if labels.shape != (count,):
         raise ValueError(f"expected one label per example, a tensor of shape ({count},), got {tuple(labels.shape)}")
-    if count and (labels.min() < 0 or labels.max() >= num_classes):
+    if count and not _labels_checked_at_entry and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"class labels must lie in 0 … {num_classes - 1}, got values from {labels.min().item()} "
                          f"to {labels.max().item()}")
     return labels

@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import json
 import math
+import pkgutil
 import re
 import types
 import typing
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import load_mnist
+from .data import labels_checked_at_entry, load_mnist
 from .train import History, check_training_data
 
 
@@ -338,6 +339,11 @@ class Recipe:
     limits: ClassVar[Mapping[str, Limit]] = LIMITS
     uses_labels: ClassVar[bool] = False
     """Whether the model learns from the class labels as well as the images (``train_on`` then needs them)."""
+    capturable: ClassVar[bool] = True
+    """Whether the training step may be captured as a CUDA graph: fixed shapes, no host waits, the same work at every
+    call (``tests/test_capture_audit.py`` checks each recipe's step on the CPU). A recipe that sets it False says why in
+    :attr:`not_captured_because`."""
+    not_captured_because: ClassVar[str] = ""
     revision: ClassVar[int] = 0
     """Raised when a change of the training code changes what this recipe trains, so that a model cached by the old
     code is not loaded as if it were the new one (it is part of :meth:`key` once above 0). A recipe that averages its
@@ -394,8 +400,9 @@ class Recipe:
         if self.uses_labels and labels is None:
             raise ValueError(f"the {self.name} learns from labels: pass the training labels beside the images")
         check_training_data(images, labels)
-        return self.train_steps(model, images, labels if self.uses_labels else None, on_epoch_end=on_epoch_end,
-                                progress=progress, **options)
+        with labels_checked_at_entry():
+            return self.train_steps(model, images, labels if self.uses_labels else None, on_epoch_end=on_epoch_end,
+                                    progress=progress, **options)
 
     def train_steps(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, *,
                     on_epoch_end: Callable[[int, History], None] | None = None, progress: bool = True) -> History:
@@ -429,3 +436,19 @@ class Recipe:
         text = json.dumps({"recipe": f"{cls.__module__}.{cls.__qualname__}", **revision, **built_on, **self.fields()},
                           sort_keys=True, default=str)
         return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def course_recipe_classes() -> list[type[Recipe]]:
+    """Every concrete recipe class defined in ``course_utils`` (one that says how to build its model), found by
+    importing every module of the package: the engine-contract tests and ``benchmarks/captured_steps.py`` cover a
+    new recipe without being edited."""
+    import course_utils
+    for module in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        importlib.import_module(module.name)
+    found, todo = [], [Recipe]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("course_utils.") and cls.build is not Recipe.build and cls not in found:
+            found.append(cls)
+    return sorted(found, key=lambda cls: cls.__qualname__)

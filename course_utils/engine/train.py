@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .captured import capture_step, speed_line
+from .capture_audit import audited
+from .captured import CapturedStep, capture_step, schedule_stepper, speed_line
 from .data import check_digit_batch, check_labels
 
 
@@ -58,7 +60,8 @@ class History(dict):
     ``cpu_seconds`` the wall and CPU time of the run; ``interrupted`` is True if it was stopped early; ``initial``
     the magnitude of each value at the first step that returned it (the untrained model's losses), the scale a
     blow-up is measured against; ``kept`` what a model's own training kept beside the logged values (the progressive
-    GAN's batches, with its snapshots at each phase's end).
+    GAN's batches, with its snapshots at each phase's end); ``mode`` how the steps ran ("CUDA graph" once captured,
+    else "eager").
     """
 
     def __init__(self):
@@ -68,6 +71,7 @@ class History(dict):
         self.initial: dict[str, float] = {}
         self.kept: dict = {}
         self.interrupted = False
+        self.mode = "eager"
         self.seconds = 0.0
         self.cpu_seconds = 0.0
 
@@ -353,7 +357,8 @@ def record_interruptions():
 
 
 def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iterable, epochs: int = 1, *,
-          model: nn.Module | None = None, average: RunningAverage | None = None, capture: bool = False,
+          model: nn.Module | None = None, average: RunningAverage | None = None, schedule: Any = None,
+          after_step: Callable[[int], Mapping[str, torch.Tensor] | None] | None = None, capture: bool = False,
           log_every: int = 20, on_epoch_end: Callable[[int, History], None] | None = None,
           progress: bool = True, description: str = "training") -> History:
     """Call ``step(batch)`` for every minibatch of ``batches`` for ``epochs`` epochs and return the :class:`History`.
@@ -368,9 +373,12 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     With ``model`` (the module being trained) the engine also watches its trainable weights — a size that grows
     :data:`WEIGHT_GROWTH`× between logging points raises :class:`TrainingDiverged` — puts back its last good weights
     when training diverges, and leaves it in eval mode. ``average`` (a :class:`RunningAverage`) is updated after
-    every step and finished (batch norm recalibrated) at the end, interrupted or not. ``capture=True`` says the step
-    may be captured as a CUDA graph (:func:`course_utils.engine.captured.capture_step`: fixed shapes, no host syncs, no
-    learning-rate schedule inside): on CUDA it is, elsewhere it runs as written.
+    every step and finished (batch norm recalibrated) at the end, interrupted or not. ``schedule`` (a learning-rate
+    scheduler, or a list of them) is stepped after every step, and ``after_step(step_number)`` is called after it, both outside the step,
+    so that a captured step stays the same at every call; ``after_step`` may return more values to log.
+    ``capture=True`` says the step may be captured as a CUDA graph (:func:`course_utils.engine.captured.capture_step`:
+    fixed shapes, no host syncs, the same work at every call, which :mod:`course_utils.engine.capture_audit` checks
+    on any device): on CUDA it is, elsewhere it runs as written.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -383,9 +391,10 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     device = next(model.parameters()).device if model is not None else torch.device("cpu")
     watch = _Watch(model) if model is not None else None
     cores = SharedCores() if device.type == "cpu" else None
-    one_step = with_average(step, average)
+    one_step = audited(with_average(step, average), description, capture)
     if capture and model is not None:
         one_step = capture_step(one_step, device)
+    next_learning_rate = schedule_stepper(schedule, on_graph=isinstance(one_step, CapturedStep))
     pending: dict[str, list] = {}
     step_number, last_batch = 0, ()
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -400,6 +409,9 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
                         last_batch = batch
                         values = one_step(*batch) if isinstance(batch, tuple) else one_step(batch)
                         step_number += 1
+                        next_learning_rate()
+                        if after_step is not None:
+                            values = {**values, **(after_step(step_number) or {})}
                         for name, value in values.items():
                             pending.setdefault(name, []).append(value.detach() if isinstance(value, torch.Tensor) else value)
                         if step_number % log_every == 0:
@@ -424,11 +436,12 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     finally:
         bar.close()
         history.seconds, history.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        history.mode = getattr(one_step, "mode", "eager")
         if model is not None:
             model.eval()
     if progress and device.type == "cuda":      # on the CPU the progress bar's rate says it all
         images = last_batch[0] if isinstance(last_batch, tuple) else last_batch
-        print(speed_line(description, history, len(images), device, getattr(one_step, "mode", "eager")))
+        print(speed_line(description, history, len(images), device, history.mode))
     return history
 
 

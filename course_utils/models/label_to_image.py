@@ -8,8 +8,9 @@ images are "correct" for each label, the MSE-optimal answer is their average: tr
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..engine.data import check_labels
 
 
 class LabelToImage(nn.Module):
@@ -27,6 +28,6 @@ class LabelToImage(nn.Module):
         if labels.ndim != 1 or labels.is_floating_point():
             raise ValueError(f"expected a 1-D tensor of integer digit labels, got shape {tuple(labels.shape)} "
                              f"and dtype {labels.dtype}")
-        if labels.numel() and (labels.min() < 0 or labels.max() > 9):
-            raise ValueError("digit labels must lie in 0…9")
-        return self.net(F.one_hot(labels, 10).float()).view(-1, 1, 28, 28)
+        check_labels(labels, len(labels))
+        one_hot = (labels[:, None] == torch.arange(10, device=labels.device)).float()     # N×10, no range read
+        return self.net(one_hot).view(-1, 1, 28, 28)

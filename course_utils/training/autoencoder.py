@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import Minibatches
 from ..engine.recipe import Recipe
@@ -42,7 +43,7 @@ class AutoencoderRecipe(Recipe):
         """Train ``model`` in place to reconstruct the first ``train_images`` of ``images``, with
         ``loss_fn(reconstruction, original)`` as the loss (pixel MSE unless told otherwise): notebook 02's step (a test
         checks they agree), repeated."""
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = adam(model.parameters(), device=images.device, lr=self.lr)
 
         def step(x):
             loss = loss_fn(model(x), x)
@@ -52,4 +53,5 @@ class AutoencoderRecipe(Recipe):
             return {"loss": loss}
 
         return train(step, Minibatches(images[:self.train_images], batch_size=self.batch_size), self.epochs,
-                     model=model, on_epoch_end=on_epoch_end, progress=progress, description=description)
+                     model=model, capture=self.capturable, on_epoch_end=on_epoch_end, progress=progress,
+                     description=description)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import Minibatches, load_mnist, random_shift
 from ..engine.recipe import Recipe
@@ -47,7 +48,7 @@ class ClassifierRecipe(Recipe):
                     progress: bool = True) -> History:
         """Adam with a one-cycle learning rate on randomly shifted digits, cross-entropy against ``labels``."""
         batches = Minibatches(images, labels, batch_size=self.batch_size)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = adam(model.parameters(), device=images.device, lr=self.lr)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=max(1, self.epochs * len(batches)))
 
         def step(x, y):
@@ -55,11 +56,10 @@ class ClassifierRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
             return {"loss": loss}
 
-        return train(step, batches, self.epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
-                     description="digit classifier")
+        return train(step, batches, self.epochs, model=model, schedule=schedule, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description="digit classifier")
 
 
 @torch.no_grad()

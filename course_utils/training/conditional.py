@@ -56,16 +56,12 @@ class CGANRecipe(GANRecipe):
     05's learning rates, Adam β = (0, 0.9), samples from a running average of G's weights). ``images_seen`` is
     288,000: 9,000 steps of 32 (72 epochs of the 4,000 bundled digits; quick mode one epoch of 640), which is where
     the measurements in ``benchmarks/README.md`` put the label accuracy at 99 %. The step trains on the labels too.
-
-    The discriminator checks its labels' range on the host, which a CUDA graph cannot hold, so the step is not
-    captured.
     """
 
     name = "cGAN"
     images_seen: int = field(default_factory=lambda: budget(full=288_000, quick=640))
 
     uses_labels = True
-    capturable = False
 
     def build(self) -> ConditionalGAN:
         return ConditionalGAN(self.latent_dim, self.width)

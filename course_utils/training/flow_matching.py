@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import Minibatches, to_tanh_range
 from ..engine.recipe import Recipe
@@ -126,7 +127,7 @@ class FlowRecipe(Recipe):
         batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
         epochs = self.epochs_for(len(data))
         total_steps = max(1, epochs * len(batches))
-        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.lr)
+        optimizer = adam(model.network.parameters(), device=model.device, lr=self.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then a cosine decay to 0
             optimizer, lambda step: min(1.0, (step + 1) / self.warmup_steps) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
 
@@ -136,9 +137,8 @@ class FlowRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
             return {"loss": loss}
 
         return train(step, batches, epochs, model=model, average=RunningAverage(model.network, model.average, self.average_decay),
-                     on_epoch_end=on_epoch_end, progress=progress,
+                     schedule=schedule, capture=self.capturable, on_epoch_end=on_epoch_end, progress=progress,
                      description=f"{self.name}{', class-conditional' if self.conditional else ''}")

@@ -14,12 +14,11 @@ import numbers
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
 from torch import nn
 
-from ..engine.captured import capture_step, optimizer_options
+from ..engine.captured import adam, capture_step
 from ..engine.config import budget
 from ..engine.data import Minibatches, to_tanh_range
 from ..engine.device import memory_format
@@ -136,9 +135,8 @@ def adam_pair(generator: nn.Module, discriminator: nn.Module, *, device: torch.d
               betas: tuple[float, float], options: dict | None = None) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Adam for each player, with the options a captured step needs on CUDA (:func:`optimizer_options`) unless
     ``options`` replaces them."""
-    options = optimizer_options(device) if options is None else options
-    return (torch.optim.Adam(generator.parameters(), lr=g_lr, betas=betas, **options),
-            torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=betas, **options))
+    return (adam(generator.parameters(), device=device, lr=g_lr, betas=betas, options=options),
+            adam(discriminator.parameters(), device=device, lr=d_lr, betas=betas, options=options))
 
 
 def make_training_step(generator: nn.Module, discriminator: nn.Module, *, device: torch.device | str, lr: float = 2e-4,
@@ -196,8 +194,6 @@ class GANRecipe(Recipe):
     checkpoints: int = 0
 
     name = "GAN"
-    capturable: ClassVar[bool] = True
-    """Whether the step may be captured as a CUDA graph (fixed shapes, no host syncs, the same path every call)."""
 
     def make_step(self, gan: nn.Module, g_optimizer: torch.optim.Optimizer,
                   d_optimizer: torch.optim.Optimizer) -> Callable[..., dict[str, torch.Tensor]]:

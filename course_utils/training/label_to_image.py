@@ -31,7 +31,7 @@ class LabelToImageRecipe(Recipe):
                     progress: bool = True) -> History:
         """Regress each image on its label with the mean squared error (notebook 01 writes this step out)."""
         return fit_regressor(model, labels, images, self.epochs, lr=self.lr, batch_size=self.batch_size,
-                             progress=progress, on_epoch_end=on_epoch_end)
+                             progress=progress, on_epoch_end=on_epoch_end, capture=self.capturable)
 
 
 def class_means(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..engine.captured import adam
 from ..engine.checkpoints import pretrained
 from ..engine.config import budget
 from ..engine.data import Minibatches, load_mnist, random_shift
@@ -106,7 +107,7 @@ class CodePriorRecipe(Recipe):
         tensors = (data, labels.to(model.device)) if self.conditional else (data,)
         batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
         epochs = self.epochs_for(len(data))
-        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.lr)
+        optimizer = adam(model.network.parameters(), device=model.device, lr=self.lr)
         schedule = cosine_schedule(optimizer, max(1, epochs * len(batches)), self.warmup_steps)
 
         def step(x, y=None):
@@ -118,10 +119,10 @@ class CodePriorRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             nll.backward()
             optimizer.step()
-            schedule.step()
             return {"nll": nll}
 
-        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
+        return train(step, batches, epochs, model=model, schedule=schedule, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress,
                      description=f"{self.name}{', class-conditional' if self.conditional else ''}")
 
 
@@ -196,7 +197,7 @@ class LatentFlowRecipe(Recipe):
             model.spread.copy_(latents.std(dim=(0, 2, 3), keepdim=True))
         batches = Minibatches(data, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
         epochs = self.epochs_for(len(data))
-        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.lr)
+        optimizer = adam(model.network.parameters(), device=model.device, lr=self.lr)
         schedule = cosine_schedule(optimizer, max(1, epochs * len(batches)), self.warmup_steps)
 
         def step(x):
@@ -205,9 +206,9 @@ class LatentFlowRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
             return {"loss": loss}
 
         return train(step, batches, epochs, model=model, average=RunningAverage(model.network, model.average,
                                                                                  self.average_decay),
-                     on_epoch_end=on_epoch_end, progress=progress, description=self.name)
+                     schedule=schedule, capture=self.capturable, on_epoch_end=on_epoch_end, progress=progress,
+                     description=self.name)

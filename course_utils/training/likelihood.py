@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import Minibatches
 from ..engine.recipe import LIMITS, Limit, Recipe
@@ -102,7 +103,7 @@ class PixelCNNRecipe(Recipe):
         data = images.to(model.device)
         batches = Minibatches(data, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
         epochs = self.epochs_for(len(data))
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = adam(model.parameters(), device=model.device, lr=self.lr)
         schedule = cosine_schedule(optimizer, max(1, epochs * len(batches)), self.warmup_steps)
 
         def step(grey):
@@ -112,11 +113,10 @@ class PixelCNNRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             nll.backward()
             optimizer.step()
-            schedule.step()
             return {"nll": nll}
 
-        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
-                     description=self.name)
+        return train(step, batches, epochs, model=model, schedule=schedule, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description=self.name)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class RealNVPRecipe(Recipe):
         levels = to_levels(images.to(model.device))
         batches = Minibatches(levels, batch_size=self.batch_size, drop_last=len(levels) > self.batch_size)
         epochs = self.epochs_for(len(levels))
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = adam(model.parameters(), device=model.device, lr=self.lr)
         schedule = cosine_schedule(optimizer, max(1, epochs * len(batches)), self.warmup_steps)
 
         def step(level_batch):
@@ -168,8 +168,7 @@ class RealNVPRecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             nll.backward()
             optimizer.step()
-            schedule.step()
             return {"nll": nll, "bits_per_dim": discrete_bits_per_dim(nll)}
 
-        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
-                     description=self.name)
+        return train(step, batches, epochs, model=model, schedule=schedule, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description=self.name)

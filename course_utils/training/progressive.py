@@ -64,6 +64,10 @@ class ProgressiveRecipe(Recipe):
     """
 
     name = "progressive GAN"
+    capturable = False
+    not_captured_because = ("the stage follows the clock: the image size changes twice and the fade-in α at every "
+                            "step, so one CUDA graph would freeze the first stage (it would need one per size, with α "
+                            "as a tensor)")
     grow: bool = True
     latent_dim: int = 32
     channels: tuple[int, int, int] = (32, 16, 8)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import load_mnist, random_shift
 from ..engine.recipe import Recipe
@@ -219,24 +220,21 @@ class SemiSupervisedRecipe(Recipe):
         unlabelled pool, the learning rate falling linearly to 0 over the last third of the epochs."""
         labelled, unlabelled = self.split(labels)
         model.to(images.device)
-        g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=self.lr, betas=self.betas)
-        d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=self.lr, betas=self.betas)
+        g_optimizer = adam(model.generator.parameters(), device=images.device, lr=self.lr, betas=self.betas)
+        d_optimizer = adam(model.discriminator.parameters(), device=images.device, lr=self.lr, betas=self.betas)
         step = make_semi_supervised_step(model.generator, model.discriminator, g_optimizer, d_optimizer,
                                          feature_matching=self.feature_matching, unlabelled_term=self.unlabelled_term,
                                          fake_term=self.fake_term)
+        steps = len(images) // self.batch_size
         batches = LabelledAndUnlabelled(images[labelled], labels[labelled], images[unlabelled],
-                                        batch_size=self.batch_size, steps=len(images) // self.batch_size,
-                                        max_shift=self.max_shift)
+                                        batch_size=self.batch_size, steps=steps, max_shift=self.max_shift)
 
-        def end_of_epoch(epoch: int, history: History) -> None:
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, history)
-            fraction_left = (self.epochs - epoch - 1) / self.epochs
-            for group in g_optimizer.param_groups + d_optimizer.param_groups:
-                group["lr"] = self.lr * min(1.0, 3 * fraction_left)
+        def share_of_lr(step: int) -> float:                  # after each epoch: 1 until the last third, then → 0
+            return min(1.0, 3 * ((self.epochs - step // steps) / self.epochs))
 
-        return train(step, batches, self.epochs, model=model, on_epoch_end=end_of_epoch, progress=progress,
-                     description=self.method)
+        schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, share_of_lr) for optimizer in (g_optimizer, d_optimizer)]
+        return train(step, batches, self.epochs, model=model, schedule=schedules, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description=self.method)
 
     def split(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The indices of the labelled digits (``per_class`` of each class, drawn with ``label_seed``) and of the

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..engine.captured import adam, graphs_enabled
 from ..engine.config import budget
 from ..engine.data import PIXELS, Minibatches, flatten_digits, load_mnist, random_shift
 from ..engine.recipe import Recipe
@@ -62,7 +63,7 @@ class VAERecipe(Recipe):
         rows = flatten_digits(images).to(model.device)
         epochs = self.epochs_for(len(rows))
         batches = Minibatches(rows, batch_size=self.batch_size, drop_last=len(rows) > self.batch_size)
-        optimizer = _adam(model, self.max_lr)
+        optimizer = _adam(model, self.max_lr, rows.device)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=max(1, epochs * len(batches)))
 
         def step(x):
@@ -77,19 +78,21 @@ class VAERecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
             return {name: value.mean() for name, value in terms.items()}
 
-        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
-                     description=description)
+        return train(step, batches, epochs, model=model, schedule=schedule, capture=self.capturable,
+                     on_epoch_end=on_epoch_end, progress=progress, description=description)
 
 
-def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam with the fused single-kernel update where this PyTorch and device offer it (else the default)."""
-    try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+def _adam(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam ready for a captured step on CUDA (:func:`~course_utils.engine.captured.adam`); elsewhere with the fused
+    single-kernel update where this PyTorch offers it (else the default)."""
+    if graphs_enabled(device):
+        return adam(model.parameters(), device=device, lr=lr)
+    try:                                      # on the CPU nothing else is needed for capture: there is none
+        return adam(model.parameters(), device=device, lr=lr, options={"fused": True})
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(model.parameters(), lr=lr)
+        return adam(model.parameters(), device=device, lr=lr)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..engine.captured import adam
 from ..engine.config import budget
 from ..engine.data import Minibatches, load_mnist
 from ..engine.recipe import Recipe
@@ -34,10 +35,17 @@ def restart_dead_codes(codebook: torch.Tensor, counts: torch.Tensor, z_e: torch.
     return dead.sum()
 
 
+def code_counts(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """How often each of the ``codebook_size`` codes occurs in ``indices``: ``bincount`` without its wait for the
+    GPU (it reads the largest index on the host), so a captured training step can count."""
+    flat = indices.flatten()
+    return torch.zeros(codebook_size, dtype=torch.long, device=flat.device).scatter_add_(0, flat, torch.ones_like(flat))
+
+
 def code_statistics(indices: torch.Tensor, codebook_size: int) -> dict[str, torch.Tensor]:
     """``usage`` (the share of the codebook that ``indices`` use) and ``perplexity`` (exp of the entropy of the
     codes' frequencies: K if all K are used equally, 1 if a single code is)."""
-    frequencies = torch.bincount(indices.flatten(), minlength=codebook_size).float() / indices.numel()
+    frequencies = code_counts(indices, codebook_size).float() / indices.numel()
     entropy = -(frequencies * frequencies.clamp_min(1e-12).log()).sum()
     return {"usage": (frequencies > 0).float().mean(), "perplexity": entropy.exp()}
 
@@ -95,13 +103,12 @@ class VQVAERecipe(Recipe):
         data = images.to(model.device)
         batches = Minibatches(data, batch_size=self.batch_size, drop_last=len(data) > self.batch_size)
         epochs = self.epochs_for(len(data))
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = adam(model.parameters(), device=model.device, lr=self.lr)
         schedule = cosine_schedule(optimizer, max(1, epochs * len(batches)), self.warmup_steps)
-        counts = torch.zeros(self.codebook_size, device=model.device)
-        steps = 0
+        counts = torch.zeros(self.codebook_size, dtype=torch.long, device=model.device)
+        latest: dict[str, torch.Tensor] = {}
 
         def step(x):
-            nonlocal steps
             out = model(x)
             reconstruction = F.binary_cross_entropy_with_logits(out["logits"], x)
             codebook, commit = vq_losses(out["z_e"], out["z_q"])
@@ -109,15 +116,18 @@ class VQVAERecipe(Recipe):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
-            values = {"reconstruction": reconstruction, "codebook": codebook, "commitment": commit,
-                      **code_statistics(out["indices"], self.codebook_size)}
-            counts.add_(torch.bincount(out["indices"].flatten(), minlength=self.codebook_size))
-            steps += 1
-            if self.restart_dead and steps % self.restart_every == 0:
-                values["restarted"] = restart_dead_codes(model.quantizer.codebook, counts, out["z_e"])
-                counts.zero_()
-            return values
+            counts.add_(code_counts(out["indices"], self.codebook_size))
+            latest["z_e"] = out["z_e"]              # a captured step refills this same tensor at every replay
+            return {"reconstruction": reconstruction, "codebook": codebook, "commitment": commit,
+                    **code_statistics(out["indices"], self.codebook_size)}
 
-        return train(step, batches, epochs, model=model, on_epoch_end=on_epoch_end, progress=progress,
-                     description=self.name)
+        def restart(step_number: int) -> dict[str, torch.Tensor] | None:
+            """Every ``restart_every`` steps, outside the step (how many codes are dead differs every time)."""
+            if not self.restart_dead or step_number % self.restart_every:
+                return None
+            restarted = restart_dead_codes(model.quantizer.codebook, counts, latest["z_e"])
+            counts.zero_()
+            return {"restarted": restarted}
+
+        return train(step, batches, epochs, model=model, schedule=schedule, after_step=restart,
+                     capture=self.capturable, on_epoch_end=on_epoch_end, progress=progress, description=self.name)

@@ -34,8 +34,6 @@ class WGANGPRecipe(GANRecipe):
     critic sees (each critic step takes a fresh batch): 400,000 is 12,500 critic steps and 2,500 G steps (quick mode:
     one epoch of 640). ``checkpoints`` evenly spaced copies of G are kept in the record, beside the epoch means of the
     critic's ``wasserstein`` estimate (:class:`~course_utils.training.record.Checkpoints`).
-
-    The step updates G only every ``n_critic``-th call, a branch a CUDA graph cannot hold, so it is not captured.
     """
 
     name = "WGAN-GP"
@@ -47,6 +45,8 @@ class WGANGPRecipe(GANRecipe):
     checkpoints: int = 10
 
     capturable = False
+    not_captured_because = ("the step updates G only at every n_critic-th call, a branch on a step count that one "
+                            "CUDA graph cannot hold (it would need a graph for each of the two kinds of call)")
 
     def build(self) -> DCGAN:
         return DCGAN(self.latent_dim, self.width, normalisation="none")
