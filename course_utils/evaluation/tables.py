@@ -56,6 +56,8 @@ METRICS: dict[str, Metric] = {metric.key: metric for metric in [
     Metric("ms_per_digit", "ms per digit", "lower", ".2f"),
     Metric("pixel_ms_per_digit", "pixel model, ms per digit", None, ".2f"),
     Metric("speedup", "× faster", "higher", ".1f"),
+    Metric("eager_steps_per_s", "eager steps/s", "higher", ",.1f"),
+    Metric("captured_steps_per_s", "captured steps/s", "higher", ",.1f"),
 ]}
 """Every metric a course table shows, by key (the keys of ``quality_scores`` and ``all_metrics``)."""
 
