@@ -93,19 +93,50 @@ def test_class_time_in_the_title_is_the_sum_of_the_sections(path):
         f"{path.name}: the title promises {promised.group(1)} minutes, the section headings add up to {sections}"
 
 
+RUN_TIME_COLUMNS = ["notebook", "class time", "full mode, first run", "full mode, cached", "GPU, first run", "GPU, cached"]
+
+
+def run_time_block() -> str:
+    """The README's run-time block, between its two markers, which tools/time_notebooks.py --write rewrites."""
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("<!-- run-times:start -->")[1].split("<!-- run-times:end -->")[0]
+
+
+def run_time_table() -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The run-time table's header and its rows as {column: cell} by notebook title, so tests read columns by name."""
+    rows = [[cell.strip() for cell in line.strip()[1:-1].split("|")]
+            for line in run_time_block().splitlines() if line.startswith("|")]
+    header, _, *body = rows
+    return header, {cells[0]: dict(zip(header, cells)) for cells in body}
+
+
+def test_run_time_table_has_cpu_and_gpu_columns_and_a_paragraph_for_each():
+    header, rows = run_time_table()
+    assert header == RUN_TIME_COLUMNS
+    for title, row in rows.items():
+        assert len(row) == len(header), f"README's run-time row '{title}' has {len(row)} cells, the header {len(header)}"
+        times = [row[column] for column in header[2:] if not (title.startswith("`make warmup`") and "cached" in column)]
+        assert all(re.fullmatch(rf"{DURATION}|—", cell) for cell in times), f"'{title}': {times}: a time or —, please"
+    paragraphs = [p for p in re.split(r"\n\s*\n", run_time_block().strip()) if not p.startswith("|")]
+    assert [p.startswith("GPU columns:") for p in paragraphs] == [False, True], \
+        "under the table: the CPU columns' paragraph, then the one starting 'GPU columns:'"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_run_time_under_the_title_is_the_one_measured_in_the_readme(path):
+    """The line under the title promises the CPU ("full mode") columns' times; the GPU columns are not its business."""
     head = nbformat.read(path, as_version=4).cells[0].source
     stated = re.search(rf"\*Run time in full mode[^*]*?about {DURATION}(?: the first time, {DURATION} once)?", head)
     assert stated, f"{path.name}: no measured run time under the title; run `python tools/time_notebooks.py --write`"
     first, cached = stated.group(1), stated.group(2) or stated.group(1)
     title = head.splitlines()[0].lstrip("# ").strip()
-    readme = (ROOT / "README.md").read_text()
-    row = re.search(rf"^\| {re.escape(title)} \| (\d+) min \| {DURATION} \| {DURATION} \|$", readme, flags=re.MULTILINE)
+    row = run_time_table()[1].get(title)
     assert row, f"README's run-time table has no row for '{title}'; run `python tools/time_notebooks.py --write`"
-    assert (row.group(2), row.group(3)) == (first, cached), \
-        f"{path.name} says {first} / {cached}, the README {row.group(2)} / {row.group(3)}: time them again together"
-    assert f"*About {row.group(1)} minutes" in head, f"{path.name}: class time differs from the README's"
+    in_readme = row["full mode, first run"], row["full mode, cached"]
+    assert in_readme == (first, cached), \
+        f"{path.name} says {first} / {cached}, the README {in_readme[0]} / {in_readme[1]}: time both again on a CPU"
+    assert f"*About {row['class time'].removesuffix(' min')} minutes" in head, \
+        f"{path.name}: class time differs from the README's"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

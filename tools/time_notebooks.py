@@ -1,10 +1,18 @@
-"""Measure how long every notebook takes in full mode: ``python tools/time_notebooks.py [--write] [notebooks…]``.
+"""Measure how long every notebook takes in full mode: ``python tools/time_notebooks.py [--write] [--warmup] [nb…]``.
 
 Each notebook is executed twice in full mode with the bundled digits: first with an empty cache of its own (it
 trains and caches every model it loads, as on a student's first run), then again with the cache that run filled.
 The script prints a table, the run time of every section of the first run, and one JSON line per notebook. With
-``--write`` it puts the rounded times into the README's table and into the run-time line under each notebook's title,
-so that what a notebook promises is what was measured (a hygiene test checks that the two agree).
+``--write`` it puts the rounded times into the README's run-time table, into the columns of the kind of machine it
+ran on, and rewrites that machine's provenance paragraph under the table:
+
+* on a CPU, the two "full mode" columns, the CPU paragraph and the run-time line under each notebook's title, so that
+  what a notebook promises is what was measured (a hygiene test checks that the two agree);
+* on a CUDA GPU (``get_device()`` is ``cuda``), only the two "GPU" columns and the GPU paragraph, which names the
+  GPU, the CUDA and PyTorch versions, the date and the command; the notebooks' lines keep their CPU times.
+
+A run never overwrites the other kind's numbers; a column that was never measured shows "—". ``--warmup`` also
+times ``make warmup`` with an empty cache (its row has a first run only). ``--write`` refuses other devices (MPS).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,6 +32,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import nbformat
+import torch
 
 from course_utils.engine.device import get_device
 
@@ -34,6 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 README_START, README_END = "<!-- run-times:start -->", "<!-- run-times:end -->"
 RUN_TIME_LINE = re.compile(r"^\*Run time in full mode[^*]*\*$", flags=re.MULTILINE)
 WARMUP_TITLE = "`make warmup`: every model the notebooks load"
+COLUMNS = ("notebook", "class time", "full mode, first run", "full mode, cached", "GPU, first run", "GPU, cached")
+MEASURED = {"cpu": (2, 3), "cuda": (4, 5)}  # the device type's first-run and cached columns in COLUMNS
+NOT_MEASURED = "—"
+GPU_PARAGRAPH = "GPU columns:"
 CLASS_TIME = re.compile(r"\*About (\d+) minutes")
 SECTION_MINUTES = re.compile(r"^#{2,3} .*\*\((\d+) min\b", flags=re.MULTILINE)
 
@@ -115,44 +129,107 @@ def write_notebook_line(path: Path, first: float, cached: float) -> None:
     nbformat.write(notebook, path)
 
 
-def write_readme(rows: list[dict], device: str) -> None:
-    """Put the rows into the README's table (replacing those of the same notebooks, in notebook order)."""
-    readme = ROOT / "README.md"
+def describe_machine(device: torch.device) -> str:
+    """The machine that measured, for the provenance paragraph; the one place that asks CUDA, so writers take text."""
+    if device.type == "cuda":
+        return (f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, PyTorch {torch.__version__}, "
+                f"Python {platform.python_version()}")
+    return f"{os.cpu_count()}-core {platform.machine()} CPU, Python {platform.python_version()}, device {device}"
+
+
+def provenance(device_type: str, machine: str, command: str) -> str:
+    """The paragraph under the table that says when, on what and how the ``device_type`` columns were measured."""
+    lead = f"{GPU_PARAGRAPH} last measured" if device_type == "cuda" else "Last measured"
+    return (f"{lead} on {date.today():%Y-%m-%d} ({machine}; bundled digits) with `{command}`: each notebook first with "
+            "an empty cache of its own, then again with the cache it filled; rounded.")
+
+
+def table_cells(line: str) -> list[str]:
+    """A Markdown table row's cells, stripped (the notebooks' titles hold no "|")."""
+    return [cell.strip() for cell in line.strip()[1:-1].split("|")]
+
+
+def table_line(cells: list[str] | tuple[str, ...]) -> str:
+    """A Markdown table row from its cells, an empty cell written "| |" as the README always had it."""
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def new_cells(row: dict) -> list[str]:
+    """A row new to the table (a notebook or ``make warmup``): "—" where a time goes, blank where none will."""
+    if row["title"] == WARMUP_TITLE:
+        return [WARMUP_TITLE, "", NOT_MEASURED, "", NOT_MEASURED, ""]
+    return [row["title"], f"{row['class_minutes']} min", *[NOT_MEASURED] * 4]
+
+
+def measured_cells(cells: list[str], row: dict, device_type: str) -> list[str]:
+    """``cells`` with the class time and ``device_type``'s times from ``row``; the other device's cells as they were."""
+    first, cached = MEASURED[device_type]
+    cells = list(cells)
+    cells[first] = rounded(row["first_s"])
+    if row["title"] != WARMUP_TITLE:
+        cells[1], cells[cached] = f"{row['class_minutes']} min", rounded(row["cached_s"])
+    return cells
+
+
+def write_readme(rows: list[dict], device_type: str, machine: str, command: str,
+                 readme: Path = ROOT / "README.md") -> None:
+    """Put the rows into ``device_type``'s columns of the README's table and rewrite that device's paragraph only.
+
+    ``device_type`` is ``"cpu"`` or ``"cuda"``; rows of the same notebooks are updated, new ones added (in title order,
+    ``make warmup`` last), and the other device's cells and paragraph kept verbatim, so neither run clobbers the other.
+    """
     text = readme.read_text()
     if README_START not in text or README_END not in text:
-        raise SystemExit(f"README.md has no {README_START} … {README_END} block to write the table into")
+        raise SystemExit(f"{readme.name} has no {README_START} … {README_END} block to write the table into")
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    lines = {line.split(" | ")[0].lstrip("| "): line for line in text[start:end].splitlines()
-             if line.startswith("| ") and not line.startswith(("| notebook", "| ---"))}
+    block = text[start:end].splitlines()
+    cells = {row[0]: row for row in (table_cells(line) for line in block if line.startswith("|"))
+             if row[0] not in (COLUMNS[0], "---")}
     for row in rows:
-        if row["title"] == WARMUP_TITLE:
-            lines[row["title"]] = f"| {WARMUP_TITLE} | | {rounded(row['first_s'])} | |"
-        else:
-            lines[row["title"]] = (f"| {row['title']} | {row['class_minutes']} min | {rounded(row['first_s'])} | "
-                                   f"{rounded(row['cached_s'])} |")
-    machine = f"{os.cpu_count()}-core {platform.machine()} CPU, Python {platform.python_version()}, device {device}"
-    table = ["| notebook | class time | full mode, first run | full mode, cached |", "| --- | --- | --- | --- |",
-             *(lines[key] for key in sorted(lines, key=lambda k: (k == WARMUP_TITLE, k))), "",
-             f"Last measured on {date.today():%Y-%m-%d} ({machine}; bundled digits) with "
-             "`python tools/time_notebooks.py --write`: each notebook first with an empty cache of its own, then again "
-             "with the cache it filled; rounded."]
-    readme.write_text(text[:start] + "\n" + "\n".join(table) + "\n" + text[end:])
+        cells[row["title"]] = measured_cells(cells.get(row["title"]) or new_cells(row), row, device_type)
+    prose = "\n".join(line for line in block if not line.startswith("|")).strip()
+    paragraphs = [p for p in re.split(r"\n\s*\n", prose) if p]
+    gpu = [p for p in paragraphs if p.startswith(GPU_PARAGRAPH)]
+    cpu = [p for p in paragraphs if not p.startswith(GPU_PARAGRAPH)]
+    if device_type == "cuda":
+        gpu = [provenance(device_type, machine, command)]
+    else:
+        cpu = [provenance(device_type, machine, command)]
+    table = [table_line(COLUMNS), table_line(["---"] * len(COLUMNS)),
+             *(table_line(cells[key]) for key in sorted(cells, key=lambda k: (k == WARMUP_TITLE, k)))]
+    readme.write_text(text[:start] + "\n" + "\n\n".join(["\n".join(table), *cpu, *gpu]) + "\n" + text[end:])
+
+
+def write_times(paths: list[Path], rows: list[dict], device_type: str, machine: str, command: str,
+                readme: Path = ROOT / "README.md") -> None:
+    """Write the times where ``device_type``'s numbers belong: its README columns, and on a CPU the notebooks' lines."""
+    if device_type == "cpu":  # the line under a notebook's title promises a CPU time
+        for path, row in zip(paths, rows):
+            write_notebook_line(path, row["first_s"], row["cached_s"])
+    write_readme(rows, device_type, machine, command, readme)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to time (default: notebooks/*.ipynb)")
-    parser.add_argument("--write", action="store_true", help="write the times into the README and the notebooks")
+    parser.add_argument("--write", action="store_true", help="write the times into the README's columns for this "
+                        "machine's kind (CPU or GPU); on a CPU also into the notebooks' run-time lines")
     parser.add_argument("--warmup", action="store_true", help="also time `make warmup` with an empty cache")
+    parser.add_argument("--warmup-only", action="store_true", help="time `make warmup` and no notebook")
     parser.add_argument("--keep", type=Path, help="save each notebook as executed on its first run in this folder")
     parser.add_argument("--cache", type=Path, help="an empty or new folder to use as the cache (one notebook only) and "
                                                     "keep, e.g. to run a benchmark on the models the first run trained")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.warmup_only and args.notebooks:
+        parser.error("--warmup-only times no notebook: leave out the notebooks or the option")
+    paths = [] if args.warmup_only else [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if args.cache and (len(paths) != 1 or (args.cache.exists() and any(args.cache.iterdir()))):
         parser.error("--cache takes one notebook and an empty or new folder, so that the first run starts empty")
+    device = get_device()
+    if args.write and device.type not in MEASURED:
+        parser.error(f"--write records CPU or CUDA times only, not {device.type}; set COURSE_DEVICE=cpu or cuda")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    device = str(get_device())
     rows = []
     for path in paths:
         with (nullcontext(args.cache) if args.cache else tempfile.TemporaryDirectory(prefix="course-times-")) as cache:
@@ -174,18 +251,16 @@ def main(argv: list[str] | None = None) -> int:
               f"(sections add up to {sections} min)", flush=True)
         for name, spent in row["sections_first_s"].items():
             print(f"    {spent:7.1f} s  {name}")
-    if args.warmup:
+    if args.warmup or args.warmup_only:
         rows.append(time_warmup())
-    print(f"\n| notebook | first run | cached |\n| --- | --- | --- |")
+    print("\n| notebook | first run | cached |\n| --- | --- | --- |")
     for row in rows:
         print(f"| {row['notebook']} | {row['first_s']:.0f} s | {row['cached_s']:.0f} s |")
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
     if args.write:
-        for path, row in zip(paths, rows):
-            if path.suffix == ".ipynb":
-                write_notebook_line(path, row["first_s"], row["cached_s"])
-        write_readme(rows, device)
+        command = shlex.join(["python", "tools/time_notebooks.py", *argv])
+        write_times(paths, rows, device.type, describe_machine(device), command)
     return 0
 
 
