@@ -27,8 +27,9 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from benchmarks.arguments import parse_with_threads, positive_int
 from course_utils.engine.captured import GRAPHS_VARIABLE
 from course_utils.engine.device import describe_device, get_device
-from course_utils.engine.recipe import Recipe, course_recipe_classes
+from course_utils.engine.recipe import Recipe
 from course_utils.evaluation.tables import metrics_table
+from course_utils.warmup import course_recipe_classes
 
 LOG_EVERY = 20
 """The engine's logging interval: the rate is measured between its logging points."""

@@ -7,7 +7,10 @@ present in; a test checks that these are exactly the recipes the notebooks ask f
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
+from pathlib import Path
 
 from .engine.checkpoints import pretrained
 from .engine.config import cache_dir, quick_mode
@@ -26,6 +29,21 @@ from .training.semi_supervised import notebook_recipes as semi_supervised_recipe
 from .training.vae import VAERecipe
 from .training.vqvae import VQVAERecipe
 from .training.wgan import WGANGPRecipe
+
+
+def course_recipe_classes() -> list[type[Recipe]]:
+    """Every concrete recipe class defined in ``course_utils`` (one that says how to build its model), found by
+    importing every module of the package: the engine-contract tests and ``benchmarks/captured_steps.py`` cover a
+    new recipe without being edited."""
+    for module in pkgutil.walk_packages([str(Path(__file__).parent)], "course_utils."):
+        importlib.import_module(module.name)
+    found, todo = [], [Recipe]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("course_utils.") and cls.build is not Recipe.build and cls not in found:
+            found.append(cls)
+    return sorted(found, key=lambda cls: cls.__qualname__)
 
 
 def notebook_recipes() -> dict[str, Recipe]:

@@ -1,6 +1,6 @@
 """Issue 29: every recipe of the course trains through the one engine and gets the same protections.
 
-The recipes are found by walking the package (:func:`~course_utils.engine.recipe.course_recipe_classes`), so a new
+The recipes are found by walking the package (:func:`~course_utils.warmup.course_recipe_classes`), so a new
 recipe is covered here without editing this file: Ctrl-C after the first step returns the partial model uncached and
 the next call trains again; a learning rate ×1000 stops with advice and caches nothing; images ×255 or stored as uint8
 are refused at the entry.
@@ -17,9 +17,10 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from course_utils.engine.checkpoints import pretrained
 from course_utils.engine.config import cache_dir
 from course_utils.engine.data import load_mnist
-from course_utils.engine.recipe import Recipe, course_recipe_classes
+from course_utils.engine.recipe import Recipe
 from course_utils.engine.train import TrainingDiverged
 from course_utils.training.flow_matching import FlowRecipe
+from course_utils.warmup import course_recipe_classes
 
 
 RECIPES = course_recipe_classes()

@@ -21,7 +21,6 @@ import hashlib
 import importlib
 import json
 import math
-import pkgutil
 import re
 import types
 import typing
@@ -437,18 +436,3 @@ class Recipe:
                           sort_keys=True, default=str)
         return f"{re.sub(r'[^a-z0-9]+', '_', self.name.lower())}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
-
-def course_recipe_classes() -> list[type[Recipe]]:
-    """Every concrete recipe class defined in ``course_utils`` (one that says how to build its model), found by
-    importing every module of the package: the engine-contract tests and ``benchmarks/captured_steps.py`` cover a
-    new recipe without being edited."""
-    import course_utils
-    for module in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
-        importlib.import_module(module.name)
-    found, todo = [], [Recipe]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("course_utils.") and cls.build is not Recipe.build and cls not in found:
-            found.append(cls)
-    return sorted(found, key=lambda cls: cls.__qualname__)

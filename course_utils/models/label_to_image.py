@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..engine.data import check_labels
+from .generative import check_labels
 
 
 class LabelToImage(nn.Module):

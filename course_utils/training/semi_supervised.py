@@ -232,7 +232,8 @@ class SemiSupervisedRecipe(Recipe):
         def share_of_lr(step: int) -> float:                  # after each epoch: 1 until the last third, then → 0
             return min(1.0, 3 * ((self.epochs - step // steps) / self.epochs))
 
-        schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, share_of_lr) for optimizer in (g_optimizer, d_optimizer)]
+        stepped = (g_optimizer, d_optimizer) if self.fake_term else (d_optimizer,)     # G learns only from fakes
+        schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, share_of_lr) for optimizer in stepped]
         return train(step, batches, self.epochs, model=model, schedule=schedules, capture=self.capturable,
                      on_epoch_end=on_epoch_end, progress=progress, description=self.method)
 
