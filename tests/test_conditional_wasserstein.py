@@ -128,18 +128,24 @@ def test_a_linear_critic_with_the_penalty_estimates_w1_with_the_bias_the_soft_co
         assert estimate == pytest.approx(exact, rel=0.05)
 
 
-def test_the_generator_steps_once_every_n_critic_calls():
+def test_one_call_takes_n_critic_critic_steps_each_on_its_own_batch_then_one_generator_step():
     torch.manual_seed(0)
     G, D = nn.Linear(2, 3), nn.Linear(3, 1)
-    step = make_wgan_gp_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
-                             latent_dim=2, n_critic=3)
-    before, logged = G.weight.clone(), []
-    for call in range(1, 7):
-        values = step(torch.randn(16, 3))
-        logged.append("g_loss" in values)
-        assert torch.equal(G.weight, before) != (call >= 3), f"G must change first at call 3 (call {call})"
-    assert logged == [False, False, True, False, False, True]
+    g_opt, d_opt = torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
+    order, seen = [], []
+    g_opt.register_step_post_hook(lambda *_: order.append("G"))
+    d_opt.register_step_post_hook(lambda *_: order.append("D"))
+    D.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach().clone()))
+    step = make_wgan_gp_step(G, D, g_opt, d_opt, latent_dim=2, n_critic=3)
+    real = torch.randn(3 * 16, 3)
+    values = step(real)
+    assert order == ["D", "D", "D", "G"], "three critic updates, then one of G, in one call"
+    real_batches_seen = [x for x in seen if any(torch.equal(x, chunk) for chunk in real.chunk(3))]
+    assert [x.shape[0] for x in real_batches_seen] == [16, 16, 16], "each critic step scores its own 16 real digits"
+    assert {"wasserstein", "penalty", "gradient_norm", "g_loss"} <= set(values)
     assert all(p.requires_grad for p in D.parameters()), "D must be trainable again after G's step"
+    with pytest.raises(ValueError, match=r"n_critic = 3 batches of real digits at once.*got 16 digits"):
+        step(torch.randn(16, 3))
 
 
 @pytest.mark.parametrize("n_critic", [0, -2, 2.5, True])

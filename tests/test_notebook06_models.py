@@ -101,7 +101,8 @@ def test_a_briefly_trained_cgan_draws_the_digit_it_is_asked_for(bundled_mnist, t
 # --- the WGAN-GP: checkpoints of the estimate, bad settings, last good weights ---
 
 def tiny_wgan(**fields) -> WGANGPRecipe:
-    """A WGAN-GP recipe of a few milliseconds: 4 epochs of 64 digits, 4 batches each, G stepping every 2nd batch."""
+    """A WGAN-GP recipe of a few milliseconds: 4 epochs of 64 digits, 2 steps each (a step: 2 critic updates on a
+    batch of 16 each, then one G update)."""
     return WGANGPRecipe(**{"width": 4, "batch_size": 16, "images_seen": 4 * 64, "n_critic": 2, **fields})
 
 
@@ -112,7 +113,7 @@ def test_the_wgan_gp_record_keeps_the_estimate_and_the_generator_at_evenly_space
     gan = recipe.build()
     record = recipe.fit(gan, "cpu")
     checkpoints = record["checkpoints"]
-    assert checkpoints["epochs"].tolist() == [2, 4] and checkpoints["steps"].tolist() == [8, 16]
+    assert checkpoints["epochs"].tolist() == [2, 4] and checkpoints["steps"].tolist() == [4, 8]
     assert set(checkpoints["values"]) >= {"wasserstein", "penalty", "gradient_norm", "g_loss"}
     assert torch.isfinite(checkpoints["values"]["wasserstein"]).all() and len(record["history"]["wasserstein"]) == 4
     fresh = recipe.build()
@@ -148,18 +149,18 @@ def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(
     """A critic poisoned with NaN in epoch 3 stops training with advice; the model holds the weights after epoch 2."""
     make_step, calls = wgan.make_wgan_gp_step, []
 
-    def poisoned_after_eight_calls(generator, critic, *args, **kwargs):
+    def poisoned_after_four_calls(generator, critic, *args, **kwargs):
         step = make_step(generator, critic, *args, **kwargs)
 
         def poisoned(real):
             calls.append(1)
-            if len(calls) == 9:                                # the first step of epoch 3 (4 batches per epoch)
+            if len(calls) == 5:                                # the first step of epoch 3 (2 steps per epoch)
                 with torch.no_grad():
                     next(critic.parameters()).fill_(math.nan)
             return step(real)
         return poisoned
 
-    monkeypatch.setattr(wgan, "make_wgan_gp_step", poisoned_after_eight_calls)
+    monkeypatch.setattr(wgan, "make_wgan_gp_step", poisoned_after_four_calls)
     images, _ = load_mnist("train", source="bundled")
     torch.manual_seed(0)
     gan, after_epoch = tiny_wgan().build(), {}
@@ -167,7 +168,7 @@ def test_a_critic_that_diverges_stops_training_and_leaves_the_last_good_weights(
     def keep(epoch, history):
         after_epoch[epoch + 1] = {name: value.clone() for name, value in gan.state_dict().items()}
 
-    with pytest.raises(TrainingDiverged, match=r"(?s)smaller learning rate.*last good weights, those of step 8"):
+    with pytest.raises(TrainingDiverged, match=r"(?s)smaller learning rate.*last good weights, those of step 4"):
         tiny_wgan().train_on(gan, images[:64], on_epoch_end=keep, progress=False)
     state = gan.state_dict()
     assert all(torch.equal(state[name], value) for name, value in after_epoch[2].items())
@@ -190,7 +191,8 @@ def test_last_good_weights_put_back_the_copy_kept_at_the_last_good_logging_point
 
 def test_too_few_images_for_one_batch_are_refused_before_training():
     images, _ = load_mnist("train", source="bundled")
-    with pytest.raises(ValueError, match=r"got 8 examples for batch_size=16.*use batch_size=8 or less"):
+    with pytest.raises(ValueError, match=r"got 8 examples, fewer than one step of the WGAN-GP takes: 2 batches of "
+                                         r"batch_size=16; use batch_size=4 or less"):
         tiny_wgan().train_on(tiny_wgan().build(), images[:8], progress=False)
 
 

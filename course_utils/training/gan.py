@@ -195,6 +195,11 @@ class GANRecipe(Recipe):
 
     name = "GAN"
 
+    @property
+    def images_per_step(self) -> int:
+        """Real digits one call of the step takes: one batch (the WGAN-GP, one batch per critic update)."""
+        return self.batch_size
+
     def make_step(self, gan: nn.Module, g_optimizer: torch.optim.Optimizer,
                   d_optimizer: torch.optim.Optimizer) -> Callable[..., dict[str, torch.Tensor]]:
         """The game's step: one update of D and (every call, or every n-th) one of G; returns the values to log."""
@@ -216,8 +221,13 @@ class GANRecipe(Recipe):
     def train_steps(self, gan: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, *,
                     on_epoch_end=None, progress: bool = True) -> History:
         real = training_images(gan, images)
+        if len(real) < self.images_per_step:
+            batches, largest = self.images_per_step // self.batch_size, len(real) * self.batch_size // self.images_per_step
+            takes = f"{batches} batches of batch_size={self.batch_size}" if batches > 1 else f"batch_size={self.batch_size}"
+            raise ValueError(f"got {len(real)} examples, fewer than one step of the {self.name} takes: {takes}; use "
+                             f"batch_size={largest} or less, or more digits")
         tensors = (real, labels) if self.uses_labels else (real,)
-        batches = Minibatches(*tensors, batch_size=self.batch_size, drop_last=True)
+        batches = Minibatches(*tensors, batch_size=self.images_per_step, drop_last=True)
         g_optimizer, d_optimizer = adam_pair(gan.generator, gan.discriminator, device=real.device, g_lr=self.g_lr,
                                              d_lr=self.d_lr, betas=self.betas)
         return train(self.make_step(gan, g_optimizer, d_optimizer), batches, self.epochs_for(len(real)), model=gan,

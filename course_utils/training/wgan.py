@@ -32,8 +32,9 @@ class WGANGPRecipe(GANRecipe):
     critic steps per G step, Adam with β = (0, 0.9) — at twice its learning rate (2·10⁻⁴ for both players), which the
     measurements in ``benchmarks/README.md`` support for this short a run. ``images_seen`` counts the real digits the
     critic sees (each critic step takes a fresh batch): 400,000 is 12,500 critic steps and 2,500 G steps (quick mode:
-    one epoch of 640). ``checkpoints`` evenly spaced copies of G are kept in the record, beside the epoch means of the
-    critic's ``wasserstein`` estimate (:class:`~course_utils.training.record.Checkpoints`).
+    one epoch of 640). One call of the step is one G step and takes ``n_critic`` batches, so the engine's steps count
+    G steps. ``checkpoints`` evenly spaced copies of G are kept in the record, beside the epoch means of the critic's
+    ``wasserstein`` estimate (:class:`~course_utils.training.record.Checkpoints`).
     """
 
     name = "WGAN-GP"
@@ -44,9 +45,13 @@ class WGANGPRecipe(GANRecipe):
     images_seen: int = field(default_factory=lambda: budget(full=400_000, quick=640))
     checkpoints: int = 10
 
-    capturable = False
-    not_captured_because = ("the step updates G only at every n_critic-th call, a branch on a step count that one "
-                            "CUDA graph cannot hold (it would need a graph for each of the two kinds of call)")
+    revision = 1
+    """1: a step is one G step after n_critic critic steps (it was one critic step), so the record's steps count G
+    steps; the weights trained are the same."""
+
+    @property
+    def images_per_step(self) -> int:
+        return self.n_critic * self.batch_size
 
     def build(self) -> DCGAN:
         return DCGAN(self.latent_dim, self.width, normalisation="none")
@@ -82,28 +87,30 @@ def make_critic_step(critic: nn.Module, optimizer: torch.optim.Optimizer, penalt
 def make_wgan_gp_step(generator: nn.Module, critic: nn.Module, g_optimizer: torch.optim.Optimizer,
                       d_optimizer: torch.optim.Optimizer, latent_dim: int, *, n_critic: int = 5,
                       penalty_weight: float = 10.0) -> Callable:
-    """Return ``step(real)`` for :func:`course_utils.engine.train.train`: a critic update on every call, and a generator
-    update (G minimises −E[D(G(z))]) on every ``n_critic``-th call, so each G step follows n_critic critic steps, each
-    on a fresh batch of real digits (Gulrajani et al., 2017, Algorithm 1)."""
+    """Return ``step(real)`` for :func:`course_utils.engine.train.train`: ``real`` holds ``n_critic`` batches of real
+    digits one after the other; the critic takes one update on each, then G one update (G minimises −E[D(G(z))])
+    (Gulrajani et al., 2017, Algorithm 1). Every call does the same work, so the engine can capture it as a CUDA
+    graph; it logs the critic's values averaged over its n_critic updates, and G's loss."""
     if not isinstance(n_critic, numbers.Integral) or isinstance(n_critic, bool) or n_critic < 1:
         raise ValueError(f"n_critic must be a whole number ≥ 1 (critic steps per generator step; the paper uses 5), "
                          f"got {n_critic!r}")
     critic_step = make_critic_step(critic, d_optimizer, penalty_weight)
-    calls = 0
 
     def step(real: torch.Tensor, *ignored) -> dict[str, torch.Tensor]:
-        nonlocal calls
-        with torch.no_grad():
-            fake = generator(sample_latent(real.shape[0], latent_dim, device=real.device))
-        values = critic_step(real, fake)
-        calls += 1
-        if calls % n_critic == 0:
-            with frozen(critic):
-                g_loss = -critic(generator(sample_latent(real.shape[0], latent_dim, device=real.device))).mean()
-                g_optimizer.zero_grad(set_to_none=True)
-                g_loss.backward()
-                g_optimizer.step()
-            values["g_loss"] = g_loss.detach()
-        return values
+        if real.shape[0] % n_critic:
+            raise ValueError(f"the WGAN-GP step takes n_critic = {n_critic} batches of real digits at once, "
+                             f"{n_critic} × the batch size; got {real.shape[0]} digits")
+        critic_values = []
+        for batch in real.chunk(n_critic):                        # each critic step on its own batch
+            with torch.no_grad():
+                fake = generator(sample_latent(batch.shape[0], latent_dim, device=real.device))
+            critic_values.append(critic_step(batch, fake))
+        with frozen(critic):
+            g_loss = -critic(generator(sample_latent(batch.shape[0], latent_dim, device=real.device))).mean()
+            g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_optimizer.step()
+        return {**{name: torch.stack([values[name] for values in critic_values]).mean() for name in critic_values[0]},
+                "g_loss": g_loss.detach()}
 
     return step
