@@ -36,13 +36,14 @@ LOG_EVERY = 20
 
 
 def stop_after(steps: int):
-    """An optimiser hook that presses Ctrl-C when any optimiser takes its (``steps`` + 1)-th step, i.e. inside the
-    step after ``steps`` whole ones, which the engine then does not count; returns the hook's handle."""
+    """An optimiser hook that presses Ctrl-C once every optimiser has taken ``steps`` + 1 updates, i.e. inside the
+    step after ``steps`` whole ones, which the engine then does not count (the least-updated optimiser counts the
+    steps: the WGAN-GP's critic takes five updates per step); returns the hook's handle."""
     counts: dict[int, int] = {}
 
     def hook(optimizer, args, kwargs):
         counts[id(optimizer)] = counts.get(id(optimizer), 0) + 1
-        if counts[id(optimizer)] > steps:
+        if min(counts.values()) > steps:
             raise KeyboardInterrupt
 
     return register_optimizer_step_post_hook(hook)
