@@ -3,8 +3,12 @@ only the eager column (there is nothing to capture), and one JSON line per recip
 
 import json
 import math
+import sys
 
+import pytest
 from benchmark_runner import run_benchmark_script
+
+from benchmarks import captured_steps
 
 KEYS = {"recipe", "capturable", "mode", "eager_steps_per_s", "captured_steps_per_s", "speedup", "device"}
 
@@ -25,8 +29,12 @@ def test_a_cpu_run_times_the_eager_steps_and_captures_nothing(tmp_path):
     assert not (tmp_path / "cache" / "models").exists(), "the timings train from scratch and cache nothing"
 
 
-def test_bad_arguments_stop_before_any_work(tmp_path):
-    done = run_benchmark_script("captured_steps.py", tmp_path, "--steps", "30")
-    assert done.returncode == 2 and "multiple of 20" in done.stderr
-    done = run_benchmark_script("captured_steps.py", tmp_path, "--recipes", "NoSuchRecipe")
-    assert done.returncode == 2 and "no recipe called NoSuchRecipe" in done.stderr and "VAERecipe" in done.stderr
+@pytest.mark.parametrize("arguments, words", [
+    (["--steps", "30"], "multiple of 20"),
+    (["--recipes", "NoSuchRecipe"], "no recipe called NoSuchRecipe; the recipes are AutoencoderRecipe"),
+])
+def test_bad_arguments_stop_before_any_work(arguments, words, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["captured_steps.py", *arguments])
+    with pytest.raises(SystemExit) as stopped:
+        captured_steps.main()
+    assert stopped.value.code == 2 and words in capsys.readouterr().err

@@ -1,7 +1,6 @@
 """tools/gpu_check.py: issue 34's measurements prepared here and run as one command on a lent GPU machine. What can be
 checked without a GPU: the parts' commands, the wheels it would carry, and its refusals."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -41,6 +40,7 @@ def test_what_the_gpu_image_holds_is_not_carried_and_what_the_course_needs_is():
     (["--parts", "tests"], "no CUDA GPU here"),
     (["--parts", "tests,flying"], "unknown ['flying']"),
 ])
-def test_it_refuses_to_start_where_it_cannot_measure(arguments, words):
-    done = subprocess.run([sys.executable, "tools/gpu_check.py", *arguments], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 2 and words in done.stderr, done.stderr
+def test_it_refuses_to_start_where_it_cannot_measure(arguments, words, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        gpu_check.main(arguments)
+    assert stopped.value.code == 2 and words in capsys.readouterr().err
