@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from course_utils.engine.capture_audit import AUDITED_CALLS, audited, auditing_capture
-from course_utils.engine.captured import adam, schedule_stepper
+from course_utils.engine.captured import CapturedStep, adam, schedule_stepper
 from course_utils.engine.data import Minibatches, check_labels, labels_checked_at_entry
 from course_utils.engine.train import train
 from course_utils.training.vqvae import code_counts
@@ -101,6 +101,35 @@ def test_a_schedule_stepped_inside_the_step_is_found_and_one_handed_to_the_engin
     assert audit_of(plain_step, schedule=lambdas).blockers == []
 
 
+def test_a_schedule_that_also_cycles_adams_beta1_is_found():
+    (blocker,) = audit_of(plain_step, schedule=lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=30)).blockers
+    assert "betas change between steps" in blocker
+
+
+@pytest.mark.parametrize("captured_already", [False, True])
+def test_a_step_whose_schedule_changes_more_than_the_rate_is_not_captured_or_stops(captured_already):
+    """On CUDA the engine would freeze β₁ in the graph: before capture the step stays eager (with a warning), after it
+    training stops; a schedule of the rate alone goes on."""
+    optimizer = torch.optim.Adam(nn.Linear(2, 1).parameters(), lr=0.1)
+    step = CapturedStep(lambda x: {})
+    step.graph = object() if captured_already else None
+    advance = schedule_stepper(torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10), step)
+    optimizer.step()                                          # no gradients: only the schedule moves anything
+    if captured_already:
+        with pytest.raises(RuntimeError, match="training stopped: the learning-rate schedule also changes betas"):
+            advance()
+    else:
+        with pytest.warns(UserWarning, match="also changes betas.*runs eagerly"):
+            advance()
+        assert step.failed
+    calm = CapturedStep(lambda x: {})
+    advance = schedule_stepper(torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5), calm)
+    optimizer.step()
+    advance()
+    assert not calm.failed
+
+
 def test_an_optimiser_not_made_for_capture_is_found():
     (blocker,) = audit_of(plain_step, optimizer_factory=lambda params: torch.optim.Adam(params, lr=1e-2)).blockers
     assert "capturable=True" in blocker
@@ -155,7 +184,7 @@ def test_for_a_graph_the_learning_rate_becomes_one_tensor_that_follows_the_sched
     optimizers = [torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.5) for _ in range(2 if several else 1)]
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: 1 / (1 + s)) for o in optimizers]
     tensors = None
-    advance = schedule_stepper(schedules if several else schedules[0], on_graph=True)
+    advance = schedule_stepper(schedules if several else schedules[0], CapturedStep(lambda x: {}))
     for steps in range(1, 5):
         for optimizer in optimizers:
             optimizer.step()                                  # no gradients: only the schedule moves anything
@@ -169,11 +198,11 @@ def test_for_a_graph_the_learning_rate_becomes_one_tensor_that_follows_the_sched
 
 def test_without_a_graph_the_schedule_steps_as_usual():
     optimizer = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.5)
-    advance = schedule_stepper(torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 ** s), on_graph=False)
+    advance = schedule_stepper(torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 ** s))
     optimizer.step()
     advance()
     assert optimizer.param_groups[0]["lr"] == 0.25
-    schedule_stepper(None, on_graph=True)()                   # no schedule: nothing to do
+    schedule_stepper(None, CapturedStep(lambda x: {}))()     # no schedule: nothing to do
 
 
 def test_labels_checked_at_the_entry_are_not_read_again_inside_the_steps():
@@ -221,12 +250,12 @@ CAPTURABLE = [cls for cls in RECIPES if cls.capturable]
 
 
 @needs_cuda
-def test_on_cuda_a_captured_step_follows_the_schedule_exactly_as_the_eager_one():
+def test_on_cuda_a_captured_step_follows_the_learning_rate_schedule_exactly_as_the_eager_one():
     def run(capture: bool):
         torch.manual_seed(0)
         net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).cuda()
         optimizer = torch.optim.Adam(net.parameters(), lr=0.05, capturable=True, fused=True)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=40)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 10) * (1 - s / 40))
         torch.manual_seed(1)
         data = torch.randn(320, 4, device="cuda")
         history = train(plain_step(net, optimizer), Minibatches(data, batch_size=8), 1, model=net, schedule=schedule,

@@ -22,7 +22,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .captured import made_for_capture
+from .captured import made_for_capture, optimizer_settings
 
 HOST_WAITS = {
     "aten::_local_scalar_dense": "reads a tensor's value on the host (.item(), float(t), int(t) or `if t:`)",
@@ -111,6 +111,7 @@ class _AuditedStep:
         self.waits: dict[str, str] = {}
         self.learning_rate_changes: set[str] = set()
         self.unready_optimizers: set[str] = set()
+        self.settings: dict[int, list] = {}                       # optimiser → its settings at each call
 
     def __call__(self, *batch):
         if len(self.traces) == AUDITED_CALLS:
@@ -120,7 +121,10 @@ class _AuditedStep:
 
         def before(optimizer, args, kwargs):
             recorder.in_optimizer += 1
-            rates.setdefault(id(optimizer), (optimizer, _learning_rates(optimizer)))
+            if id(optimizer) not in rates:
+                rates[id(optimizer)] = (optimizer, _learning_rates(optimizer))
+                self.settings.setdefault(id(optimizer), []).append(
+                    (type(optimizer).__name__, [optimizer_settings(group) for group in optimizer.param_groups]))
             if not made_for_capture(optimizer):
                 self.unready_optimizers.add(type(optimizer).__name__)
 
@@ -146,6 +150,12 @@ class _AuditedStep:
         if self.unready_optimizers:
             blockers.append(f"its optimiser ({', '.join(sorted(self.unready_optimizers))}) was not made by "
                             "course_utils.engine.captured.adam, so on CUDA it would lack capturable=True")
+        changed = sorted({name for calls in self.settings.values() for (_, before), (_, after) in zip(calls, calls[1:])
+                          for old, new in zip(before, after) for name in old if old[name] != new.get(name)})
+        if changed:
+            blockers.append(f"its optimiser's {', '.join(changed)} change between steps (a schedule such as OneCycleLR "
+                            "cycles Adam's β₁), which a graph would freeze at their first values: only the learning "
+                            "rate is kept in a tensor the graph reads")
         if self.learning_rate_changes:
             blockers.append("its learning rate changes inside the step (a schedule's step() there); hand the "
                             "schedule to the engine instead: train(..., schedule=schedule)")

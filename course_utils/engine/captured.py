@@ -161,20 +161,23 @@ def capture_step(step: Callable[..., Mapping[str, torch.Tensor]], device: torch.
     return CapturedStep(step)
 
 
-def schedule_stepper(schedule, on_graph: bool) -> Callable[[], None]:
+def schedule_stepper(schedule, captured: CapturedStep | None = None) -> Callable[[], None]:
     """What the engine calls after every step to advance a learning-rate ``schedule`` (one scheduler, a list of them,
-    or None for none).
+    or None for none); ``captured`` is the step when it may be captured as a CUDA graph.
 
-    A captured step would freeze a learning rate held as a Python number at its first value. So for a graph
-    (``on_graph``) each parameter group's rate becomes a tensor on the weights' device, which the graph reads at every
-    replay, and the new rate the schedule sets is written into that same tensor (newer PyTorch does so itself; older
-    versions put a number back, which is copied in).
+    A captured step would freeze a learning rate held as a Python number at its first value. So for a graph each
+    parameter group's rate becomes a tensor on the weights' device, which the graph reads at every replay, and the new
+    rate the schedule sets is written into that same tensor (newer PyTorch does so itself; older versions put a number
+    back, which is copied in). A schedule that also changes another setting (``OneCycleLR`` cycles Adam's β₁) cannot
+    be followed by a graph: the step then stays eager, with a warning, or, if it was captured already, training stops
+    with an error rather than go on with a frozen setting.
     """
     schedules = [] if schedule is None else list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
     groups = [group for each in schedules for group in each.optimizer.param_groups]
-    rates = [torch.tensor(float(group["lr"]), device=group["params"][0].device) for group in groups] if on_graph else []
+    rates = [torch.tensor(float(group["lr"]), device=group["params"][0].device) for group in groups] if captured else []
     for group, rate in zip(groups, rates):
         group["lr"] = rate
+    settings = [optimizer_settings(group) for group in groups]
 
     def advance() -> None:
         for each in schedules:
@@ -183,8 +186,22 @@ def schedule_stepper(schedule, on_graph: bool) -> Callable[[], None]:
             if group["lr"] is not rate:
                 rate.fill_(float(group["lr"]))
                 group["lr"] = rate
+        changed = sorted({name for group, before in zip(groups, settings) for name, value in optimizer_settings(group).items()
+                          if before[name] != value})
+        if captured is not None and changed and not captured.failed:
+            why = (f"the learning-rate schedule also changes {', '.join(changed)} at every step, which a CUDA graph "
+                   f"would freeze at its first value; set the recipe's capturable = False and say why")
+            if captured.graph is not None:
+                raise RuntimeError(f"training stopped: {why}")
+            captured.failed = True
+            warnings.warn(f"{why}. The step runs eagerly: correct, but slower.", stacklevel=3)
 
     return advance
+
+
+def optimizer_settings(group: dict) -> dict:
+    """An optimiser parameter group's settings other than its weights and learning rate."""
+    return {name: value for name, value in group.items() if name not in ("params", "lr", "initial_lr")}
 
 
 def speed_line(description: str, history, batch_size: int, device: torch.device | str, how: str) -> str:

@@ -394,7 +394,7 @@ def train(step: Callable[..., Mapping[str, torch.Tensor | float]], batches: Iter
     one_step = audited(with_average(step, average), description, capture)
     if capture and model is not None:
         one_step = capture_step(one_step, device)
-    next_learning_rate = schedule_stepper(schedule, on_graph=isinstance(one_step, CapturedStep))
+    next_learning_rate = schedule_stepper(schedule, one_step if isinstance(one_step, CapturedStep) else None)
     pending: dict[str, list] = {}
     step_number, last_batch = 0, ()
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -26,6 +26,10 @@ class ClassifierRecipe(Recipe):
 
     name = "digit classifier"
     uses_labels = True
+    capturable = False
+    not_captured_because = ("its one-cycle schedule also cycles Adam's β₁ at every step (OneCycleLR's cycle_momentum), "
+                            "a Python number a CUDA graph would freeze at its first value; without the cycling it "
+                            "would train another classifier, and this one judges every sample in the course")
     width: int = 32
     hidden: int = 128
     dropout: float = 0.3
